@@ -1,0 +1,68 @@
+"""playbooks/validate_inventory.yml, run for real by ansible-playbook on
+localhost against small inventories (no remote host is contacted)."""
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+PLAYBOOK = ROOT / "playbooks" / "validate_inventory.yml"
+
+
+def run(tmp_path, inventory_text):
+    inv = tmp_path / "hosts.yml"
+    inv.write_text(inventory_text)
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    bindir = pathlib.Path(sys.executable).parent
+    return subprocess.run(
+        [str(bindir / "ansible-playbook"), "-i", str(inv), str(PLAYBOOK),
+         "-e", f"ansible_python_interpreter={sys.executable}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+
+
+GOOD = """
+all:
+  children:
+    k8s_cluster:
+      children:
+        control_plane:
+          hosts: {cp1: {}, cp2: {}, cp3: {}}
+        workers:
+          hosts: {gpu1: {}, gpu2: {}}
+"""
+
+BAD = """
+all:
+  children:
+    k8s_cluster:
+      children:
+        control_plane:
+          hosts: {cp1: {}, cp2: {}}
+    workers:
+      hosts: {cp2: {}, gpu1: {}}
+"""
+
+
+def test_a_valid_ha_inventory_passes(tmp_path):
+    result = run(tmp_path, GOOD)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_problem_is_reported_at_once_naming_the_hosts(tmp_path):
+    result = run(tmp_path, BAD)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "has 3 problem(s)" in out, out
+    assert "control_plane has 2 hosts: etcd needs 1 or an odd number >= 3" in out
+    assert "hosts in both control_plane and workers: cp2" in out
+    assert "hosts outside k8s_cluster: gpu1" in out
+
+
+@pytest.mark.parametrize("text", ["all: {}\n"])
+def test_an_inventory_without_control_plane_fails_with_the_fix(tmp_path, text):
+    result = run(tmp_path, text)
+    assert result.returncode != 0
+    assert "group control_plane is empty" in result.stdout + result.stderr
