@@ -14,6 +14,10 @@ PLAYBOOK = ROOT / "playbooks" / "validate_inventory.yml"
 def run(tmp_path, inventory_text):
     inv = tmp_path / "hosts.yml"
     inv.write_text(inventory_text)
+    return run_inventory(inv)
+
+
+def run_inventory(inv):
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     bindir = pathlib.Path(sys.executable).parent
     return subprocess.run(
@@ -66,3 +70,8 @@ def test_an_inventory_without_control_plane_fails_with_the_fix(tmp_path, text):
     result = run(tmp_path, text)
     assert result.returncode != 0
     assert "group control_plane is empty" in result.stdout + result.stderr
+
+
+def test_the_shipped_ha_example_inventory_is_valid():
+    result = run_inventory(ROOT / "inventories" / "example_ha")
+    assert result.returncode == 0, result.stdout + result.stderr
