@@ -1,0 +1,81 @@
+"""Integration tests talk to real servers started by scripts/stack.
+
+The session fixture ``stack`` starts the service stack (PostgreSQL, Redis,
+SeaweedFS S3, MLflow on 127.0.0.1) unless it already runs, and stops at the
+end only what it started. ``MLOPS_STACK_EXTERNAL=1`` makes it use a stack
+started outside (``scripts/stack start``) and never stop it. The state dir and
+ports follow the same variables as scripts/stack (``MLOPS_STACK_DIR``,
+``MLOPS_STACK_*_PORT``).
+
+Every test in this directory is marked ``integration``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from stack_helpers import Stack, StackCLI, all_pids, become_subreaper, memory_summary, pid_is_running, reap
+
+HERE = Path(__file__).resolve().parent
+
+# Measurements shown in the terminal summary.
+_REPORT: dict[str, str] = {}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if HERE in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.integration)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _REPORT:
+        terminalreporter.section("service stack")
+        for key, value in _REPORT.items():
+            terminalreporter.write_line(f"{key}: {value}")
+
+
+@pytest.fixture(scope="session")
+def stack():
+    cli = StackCLI()
+    if os.environ.get("MLOPS_STACK_EXTERNAL") == "1":
+        services = cli.status()
+        down = [name for name, svc in services.items() if svc["state"] != "running"]
+        if down:
+            pytest.fail(f"MLOPS_STACK_EXTERNAL=1 but {', '.join(down)} not running: "
+                        "run scripts/stack start (same MLOPS_STACK_DIR)", pytrace=False)
+        yield Stack(cli, cli.variables(), services)
+        return
+
+    before = cli.status()
+    to_start = [name for name, svc in before.items() if svc["state"] != "running"]
+    if to_start:
+        become_subreaper()
+        t0 = time.monotonic()
+        res = cli.run("start", *to_start, check=False)
+        if res.returncode != 0:
+            cli.run("stop", *to_start, check=False)
+            pytest.fail(f"scripts/stack start {' '.join(to_start)} failed:\n{res.stdout}{res.stderr}",
+                        pytrace=False)
+        _REPORT["start"] = f"{time.monotonic() - t0:.1f} s ({', '.join(to_start)})"
+    else:
+        _REPORT["start"] = "reused a running stack"
+    services = cli.status()
+    _REPORT["memory after start"] = memory_summary(services)
+    try:
+        yield Stack(cli, cli.variables(), services, started_here=to_start)
+    finally:
+        if to_start:
+            services = cli.status()
+            _REPORT["memory at end"] = memory_summary(services)
+            pids = all_pids(services, to_start)
+            t0 = time.monotonic()
+            cli.run("stop", *to_start, check=False)
+            reap(pids)
+            _REPORT["stop"] = f"{time.monotonic() - t0:.1f} s"
+            alive = [pid for pid in pids if pid_is_running(pid)]
+            _REPORT["stopped pids"] = " ".join(map(str, pids))
+            _REPORT["left running after stop"] = str(alive or "none")
