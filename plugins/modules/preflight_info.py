@@ -20,14 +20,13 @@ description:
     resolution of the other nodes, kernel modules, sysctls and free TCP ports.
   - Reads only; changes nothing.
 author:
-  - baremetal.mlops contributors
+  - baremetal.mlops contributors (@baremetal-mlops)
+extends_documentation_fragment:
+  - baremetal.mlops.attributes
+  - baremetal.mlops.attributes.info
 attributes:
-  check_mode:
-    support: full
-    description: Reads only, so it runs unchanged in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is nothing to diff.
+  platform:
+    platforms: linux
 options:
   supported_os:
     description: Distribution releases accepted, by os-release C(ID) and C(VERSION_ID).

@@ -103,7 +103,8 @@ def warn(msg: str) -> None:
 class Settings:
     """Everything read from the environment, read once."""
 
-    def __init__(self, environ=os.environ):
+    def __init__(self, environ=None):
+        environ = os.environ if environ is None else environ
         self.state = Path(environ.get("MLOPS_STACK_DIR") or REPO_ROOT / ".stack").absolute()
         self.pg_port = _port(environ, "MLOPS_STACK_PG_PORT", 15432)
         self.redis_port = _port(environ, "MLOPS_STACK_REDIS_PORT", 16379)
@@ -155,7 +156,7 @@ SECRET_KEYS = ("pg_superuser_password", "pg_password", "redis_password",
 def _new_secret(name: str) -> str:
     if name == "s3_access_key":
         alphabet = string.ascii_uppercase + string.digits
-        return "MLOPS" + "".join(secrets.choice(alphabet) for _ in range(15))
+        return "MLOPS" + "".join(secrets.choice(alphabet) for _char in range(15))
     return secrets.token_urlsafe(30 if name == "s3_secret_key" else 24)
 
 
@@ -346,7 +347,7 @@ class Service:
                              + log_tail(self.st, self.name, self.sec))
         return {"service": self.name, "pid": pid, "pgid": os.getpgid(pid),
                 "starttime": stat[2], "started_at": now_iso(),
-                "ports": {label: port for label, port, _ in self.ports()}, **extra}
+                "ports": {label: port for label, port, _proc in self.ports()}, **extra}
 
 
 class PostgreSQL(Service):
@@ -406,7 +407,7 @@ class PostgreSQL(Service):
                          "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8",
                          "--locale=C", "--no-sync", "--no-instructions"],
                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                        cwd=self.dir, env=env, **self._as_owner())
+                        cwd=self.dir, env=env, check=False, **self._as_owner())
             finally:
                 pwfile.unlink()
             if res.returncode != 0:
@@ -415,7 +416,7 @@ class PostgreSQL(Service):
                 "-c full_page_writes=off -c synchronous_commit=off -c max_connections=50")
         proc = spawn([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(logfile), "-w",
                       "-t", str(int(self.st.timeout)), "-s", "-o", opts, "start"],
-                     self.st, self.name, cwd=self.dir, env=env, **self._as_owner())
+                     self.st, self.name, cwd=self.dir, env=env, check=False, **self._as_owner())
         if proc.wait() != 0:
             raise StackError(f"pg_ctl start failed for postgresql (exit {proc.returncode})\n"
                              + log_tail(self.st, self.name, self.sec))
@@ -668,8 +669,8 @@ class MLflow(Service):
         s3_url = SeaweedFS(self.st, self.sec).endpoint(weed)
         env = dict(os.environ)
         for var in list(env):  # nothing from the caller's MLflow/AWS setup leaks in
-            if var.startswith(("MLFLOW_", "AWS_")) or var in ("PGPASSWORD", "PGPASSFILE",
-                                                               "PYTHONDONTWRITEBYTECODE"):
+            if var.startswith(("MLFLOW_", "AWS_")) or var in (
+                    "PGPASSWORD", "PGPASSFILE", "PYTHONDONTWRITEBYTECODE"):
                 del env[var]
         env.update({
             "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -842,7 +843,7 @@ def cmd_start(st: Settings, names) -> int:
                     _await(*launched[name])
         except BaseException:
             # Leave nothing half-started behind: stop what this call started.
-            _stop_all([(svc, rec) for svc, rec, _ in launched.values() if svc.members(rec)], quiet=True)
+            _stop_all([(svc, rec) for svc, rec, _started in launched.values() if svc.members(rec)], quiet=True)
             write_stack_json(st, sec)
             raise
         write_stack_json(st, sec)
@@ -1015,7 +1016,7 @@ def cmd_clean(st: Settings) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/stack", description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog="scripts/stack", description=__doc__.split("\n\n", maxsplit=1)[0],
                                      epilog=f"services: {', '.join(ORDER)}")
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("start", help="start services (default: all) and wait until they answer")

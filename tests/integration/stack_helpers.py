@@ -28,7 +28,7 @@ class StackCLI:
 
     def run(self, *args: str, check: bool = True, timeout: float = START_TIMEOUT):
         res = subprocess.run([str(STACK_SCRIPT), *args], cwd=REPO_ROOT, env=self.env,
-                             capture_output=True, text=True, timeout=timeout)
+                             capture_output=True, text=True, timeout=timeout, check=False)
         if check and res.returncode != 0:
             raise AssertionError(f"scripts/stack {' '.join(args)} exited {res.returncode}\n"
                                  f"stdout:\n{res.stdout}\nstderr:\n{res.stderr}")

@@ -248,8 +248,8 @@ def test_stack_listens_on_loopback_and_recorded_ports_only(stack):
     status = stack.cli.status()
     recorded = {port for svc in status.values() for port in svc["ports"].values()}
     listening = listening_sockets(all_pids(status))
-    assert {addr for addr, _ in listening} == {"127.0.0.1"}, listening
-    assert {port for _, port in listening} == recorded
+    assert {addr for addr, _port in listening} == {"127.0.0.1"}, listening
+    assert {port for _addr, port in listening} == recorded
 
 
 def test_stack_env_is_sourceable_by_a_shell(stack):
@@ -301,7 +301,7 @@ def test_stack_start_is_idempotent_real_processes(stack):
 def _free_port_block(count: int) -> int:
     """A base port such that base..base+count-1 are all free on 127.0.0.1."""
     rng = random.Random()
-    for _ in range(200):
+    for _attempt in range(200):
         base = rng.randrange(20000, 60000 - count)
         socks = []
         try:
@@ -377,7 +377,7 @@ def test_stack_stop_leaves_no_process_alive_real_processes(private_stack_env):
     deadline = time.monotonic() + 15
     while True:
         ps = subprocess.run(["ps", "-o", "pid=,stat=,comm=", "-p", ",".join(map(str, pids))],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, check=False)
         if not ps.stdout.strip() or time.monotonic() > deadline:
             break
         time.sleep(0.5)
