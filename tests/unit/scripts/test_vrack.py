@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-VRACK = Path(__file__).resolve().parents[3] / "scripts" / "vrack"
+VRACK = Path(__file__).resolve().parents[3] / "scripts" / "vrack.d" / "vrack.py"
 
 
 def _load():
@@ -166,7 +166,7 @@ def test_read_pid_checks_the_owner_and_stop_pids_stops(tmp_path):
         pidfile = rack / "qemu.pid"
         pidfile.write_text(f"{proc.pid}\n")
         cmdline = Path(f"/proc/{proc.pid}/cmdline")
-        for _ in range(100):  # right after exec the command line can read empty
+        for _attempt in range(100):  # right after exec the command line can read empty
             if cmdline.read_bytes():
                 break
             time.sleep(0.01)

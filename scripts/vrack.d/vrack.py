@@ -1,0 +1,857 @@
+"""vrack: a virtual rack of qemu (TCG) VMs for Molecule and the lab inventory.
+
+  scripts/vrack image [--force]            build/cache the Debian base image
+  scripts/vrack up --inventory inventories/lab   boot the rack an inventory describes
+  scripts/vrack up --spec rack.json [--rack NAME] boot the rack a JSON spec describes
+  scripts/vrack down RACK | --all          stop VMs and switches (by pidfile only)
+  scripts/vrack status [RACK] [--json]     what runs
+  scripts/vrack ssh RACK NODE [CMD...]     log into a node
+
+Spec (JSON): {"rack": "name", "nodes": [{"name": "n1", "ssh_port": 2301,
+  "lan_ip": "192.0.2.21", "nvme_count": 4, "nvme_size": "2G",
+  "nvme_serials": [...optional...], "memory": 1024, "cpus": 2}], "lan_cidr": "192.0.2.0/24"}
+From an inventory, every host with `vrack_ssh_port` is a node; its
+`vrack_lan_ip`, `vrack_nvme_count`, `vrack_nvme_size` (and optional
+`vrack_memory`, `vrack_cpus`, `vrack_nvme_serials`) fill the rest; the rack
+name is `vrack_rack` or the inventory directory's name.
+
+State of a rack lives in .vrack/<rack>/ (key, overlays, consoles, pidfiles,
+inventory.yml); images in .cache/vrack/images/<hash>/. Only the standard
+library is used, so any Python 3.9+ runs it.
+
+Environment: VRACK_MIRROR (Debian mirror, default vm_image.debian_mirror of
+versions.yml), VRACK_BOOT_TIMEOUT (seconds, default 240), VRACK_STATE_DIR and
+VRACK_CACHE_DIR (default .vrack and .cache/vrack of the checkout).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent.parent
+BUILD_SCRIPT = REPO / "scripts" / "vrack.d" / "build-image.sh"
+VERSIONS_FILE = REPO / "versions.yml"
+CACHE_DIR = Path(os.environ.get("VRACK_CACHE_DIR", REPO / ".cache" / "vrack"))
+STATE_DIR = Path(os.environ.get("VRACK_STATE_DIR", REPO / ".vrack"))
+IMAGE_KEYS = ("debian_suite", "debian_mirror", "kernel_package", "kernel_series")
+# The mirror is where packages come from, not what the image is: it does not
+# enter the image hash.
+HASHED_IMAGE_KEYS = ("debian_suite", "kernel_package", "kernel_series")
+
+READY_MARKER = "VRACK-READY"
+MGMT_MAC = "52:54:00:12:34:56"
+DEFAULT_LAN_CIDR = "192.0.2.0/24"
+DEFAULT_BOOT_TIMEOUT = 240
+NVME_SERIAL_MAX = 20
+NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+RACK_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+SIZE_RE = re.compile(r"^[1-9][0-9]*[KMGT]?$")
+SERIAL_RE = re.compile(r"^[A-Za-z0-9._-]{1,20}$")
+
+
+class VrackError(Exception):
+    """A failure with a message that names what failed and how to fix it."""
+
+
+def log(msg: str) -> None:
+    print(f"[vrack] {msg}", flush=True)
+
+
+# --------------------------------------------------------------------------
+# Pure helpers (unit-tested in tests/unit/scripts/)
+# --------------------------------------------------------------------------
+def parse_vm_image_config(text: str) -> dict:
+    """Read the `vm_image:` mapping of versions.yml.
+
+    Uses PyYAML when present, else a tiny reader for the flat
+    `key: value` block (enough for this one section).
+    """
+    try:
+        import yaml  # type: ignore[import-untyped]
+    except ImportError:
+        yaml = None
+    if yaml is not None:
+        data = yaml.safe_load(text) or {}
+        section = data.get("vm_image")
+    else:
+        section, inside = {}, False
+        for raw in text.splitlines():
+            line = raw.split(" #", 1)[0].rstrip()
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            if not line.startswith((" ", "\t")):
+                inside = line.strip() == "vm_image:"
+                continue
+            if inside and ":" in line:
+                key, _sep, value = line.strip().partition(":")
+                section[key.strip()] = value.strip().strip("'\"")
+        section = section or None
+    if not isinstance(section, dict):
+        raise VrackError("versions.yml has no `vm_image:` mapping; add debian_suite, "
+                         "debian_mirror, kernel_package, kernel_series")
+    missing = [k for k in IMAGE_KEYS if not section.get(k)]
+    if missing:
+        raise VrackError(f"versions.yml vm_image lacks {', '.join(missing)}")
+    return {k: str(section[k]) for k in IMAGE_KEYS}
+
+
+def image_hash(script: bytes, cfg: dict) -> str:
+    """sha256 of the build recipe and the versions it reads."""
+    h = hashlib.sha256(script)
+    h.update(b"\0")
+    h.update(json.dumps({k: cfg[k] for k in HASHED_IMAGE_KEYS}, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def nvme_serial(node: str, index: int) -> str:
+    """`<NODE>-NVME<i>`, upper-cased, [A-Z0-9-] only, at most 20 characters."""
+    suffix = f"-NVME{index}"
+    base = re.sub(r"[^A-Z0-9]+", "-", node.upper()).strip("-") or "NODE"
+    return base[: NVME_SERIAL_MAX - len(suffix)].rstrip("-") + suffix
+
+
+def lan_mac(ip: str) -> str:
+    """A LAN MAC unique within an IPv4 /8 and distinct from the mgmt MAC."""
+    o = ipaddress.IPv4Address(ip).packed
+    return "52:54:01:%02x:%02x:%02x" % (o[1], o[2], o[3])
+
+
+def machine_id(rack: str, node: str) -> str:
+    return hashlib.sha256(f"vrack/{rack}/{node}".encode()).hexdigest()[:32]
+
+
+def normalize_spec(data: dict, rack: str | None = None) -> dict:
+    """Validate a rack spec and fill defaults; every problem in one error."""
+    if not isinstance(data, dict) or not isinstance(data.get("nodes"), list):
+        raise VrackError('spec must be a mapping with a "nodes" list')
+    rack = rack or data.get("rack")
+    errors = []
+    if not rack or not RACK_RE.match(str(rack)):
+        errors.append(f"rack name {rack!r} must match {RACK_RE.pattern} (give --rack NAME)")
+    try:
+        cidr = ipaddress.IPv4Network(data.get("lan_cidr", DEFAULT_LAN_CIDR))
+    except ValueError as exc:
+        raise VrackError(f"lan_cidr: {exc}") from exc
+    if not data["nodes"]:
+        errors.append("spec has no nodes")
+    nodes, seen = [], {"name": {}, "ssh_port": {}, "lan_ip": {}, "serial": {}}
+
+    def unique(kind, value, who):
+        if value in seen[kind]:
+            errors.append(f"{who}: {kind} {value} is also used by {seen[kind][value]}")
+        seen[kind][value] = who
+
+    for i, raw in enumerate(data["nodes"]):
+        name = str(raw.get("name", ""))
+        who = f"node {name or '#' + str(i)}"
+        if not NAME_RE.match(name):
+            errors.append(f"{who}: name must be a lower-case DNS label (a-z, 0-9, -)")
+        unique("name", name, who)
+        try:
+            port = int(raw.get("ssh_port"))
+            if not 1024 <= port <= 65535:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors.append(f"{who}: ssh_port {raw.get('ssh_port')!r} must be an integer 1024-65535")
+            port = None
+        else:
+            unique("ssh_port", port, who)
+        lan_ip = raw.get("lan_ip")
+        try:
+            addr = ipaddress.IPv4Address(str(lan_ip))
+            if addr not in cidr or addr in (cidr.network_address, cidr.broadcast_address):
+                raise ValueError
+        except ValueError:
+            errors.append(f"{who}: lan_ip {lan_ip!r} must be a host address in {cidr}")
+            lan_ip = None
+        else:
+            lan_ip = str(addr)
+            unique("lan_ip", lan_ip, who)
+        try:
+            count = int(raw.get("nvme_count", 0))
+            if not 0 <= count <= 16:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors.append(f"{who}: nvme_count {raw.get('nvme_count')!r} must be 0-16")
+            count = 0
+        size = str(raw.get("nvme_size", "2G")).upper().removesuffix("B").removesuffix("I")
+        if not SIZE_RE.match(size):
+            errors.append(f"{who}: nvme_size {raw.get('nvme_size')!r} must look like 512M or 2G")
+        serials = raw.get("nvme_serials") or [nvme_serial(name, d) for d in range(count)]
+        if len(serials) != count:
+            errors.append(f"{who}: {len(serials)} nvme_serials for {count} drives")
+        for s in serials:
+            if not SERIAL_RE.match(str(s)):
+                errors.append(f"{who}: NVMe serial {s!r} must be 1-20 of A-Z a-z 0-9 . _ -")
+            unique("serial", str(s), who)
+        memory, cpus = int(raw.get("memory", 1024)), int(raw.get("cpus", 2))
+        if memory < 512:
+            errors.append(f"{who}: memory {memory} MiB is too small (at least 512)")
+        nodes.append({"name": name, "ssh_port": port, "lan_ip": lan_ip,
+                      "nvme_count": count, "nvme_size": size,
+                      "nvme_serials": [str(s) for s in serials],
+                      "memory": memory, "cpus": cpus})
+    if errors:
+        raise VrackError("invalid rack spec:\n  - " + "\n  - ".join(errors))
+    return {"rack": str(rack), "lan_cidr": str(cidr), "nodes": nodes}
+
+
+def spec_from_inventory(inventory: dict, inventory_path: str, rack: str | None = None) -> dict:
+    """Build a rack spec from `ansible-inventory --list` output."""
+    hostvars = inventory.get("_meta", {}).get("hostvars", {})
+    nodes, racks, skipped = [], set(), []
+    for host in sorted(hostvars):
+        hv = hostvars[host]
+        if "vrack_ssh_port" not in hv:
+            skipped.append(host)
+            continue
+        racks.add(hv.get("vrack_rack"))
+        node = {"name": host, "ssh_port": hv["vrack_ssh_port"],
+                "lan_ip": hv.get("vrack_lan_ip"),
+                "nvme_count": hv.get("vrack_nvme_count", 0),
+                "nvme_size": hv.get("vrack_nvme_size", "2G")}
+        for key in ("memory", "cpus", "nvme_serials"):
+            if f"vrack_{key}" in hv:
+                node[key] = hv[f"vrack_{key}"]
+        nodes.append(node)
+    if not nodes:
+        raise VrackError(f"inventory {inventory_path}: no host sets vrack_ssh_port, "
+                         "so it describes no virtual rack")
+    if skipped:
+        log(f"inventory {inventory_path}: hosts without vrack_ssh_port are not VMs: "
+            + ", ".join(skipped))
+    racks.discard(None)
+    if len(racks) > 1:
+        raise VrackError(f"inventory {inventory_path}: hosts disagree on vrack_rack: {sorted(racks)}")
+    name = rack or (racks.pop() if racks else None)
+    if not name:
+        p = Path(inventory_path)
+        name = (p if p.is_dir() else p.parent).resolve().name
+    cidrs = {hv.get("vrack_lan_cidr") for hv in hostvars.values() if "vrack_ssh_port" in hv}
+    cidrs.discard(None)
+    spec = {"rack": name, "nodes": nodes}
+    if cidrs:
+        spec["lan_cidr"] = cidrs.pop()
+    return spec
+
+
+def kernel_cmdline(spec: dict, node: dict, pubkey_blob: str) -> str:
+    cidr = ipaddress.IPv4Network(spec["lan_cidr"])
+    gateway = cidr.network_address + 1
+    return " ".join([
+        "root=/dev/vda", "rw", "console=ttyS0", "quiet", "mitigations=off", "fsck.mode=skip",
+        "tsc=reliable", "net.ifnames=0", "systemd.firstboot=off",
+        f"systemd.hostname={node['name']}",
+        f"systemd.machine_id={machine_id(spec['rack'], node['name'])}",
+        f"vrack.ssh_key={pubkey_blob}",
+        f"vrack.lan={node['lan_ip']}/{cidr.prefixlen}",
+        f"vrack.lan_mac={lan_mac(node['lan_ip'])}",
+        f"vrack.lan_gw={gateway}",
+    ])
+
+
+def qemu_argv(spec: dict, node: dict, paths: dict, image: dict, cmdline: str, ncpu: int) -> list:
+    """The qemu command line for one node (paths: node dir files, vde dir)."""
+    argv = [
+        "taskset", "-a", "-c", f"0-{ncpu - 1}",
+        "qemu-system-x86_64", "-name", f"{spec['rack']}/{node['name']}",
+        "-machine", "q35", "-accel", "tcg,tb-size=128", "-cpu", "qemu64,-svm",
+        "-smp", str(node["cpus"]), "-m", str(node["memory"]),
+        "-nodefaults", "-display", "none", "-vga", "none", "-monitor", "none",
+        "-serial", f"file:{paths['console']}",
+        "-daemonize", "-pidfile", str(paths["pid"]),
+        "-kernel", str(image["vmlinuz"]), "-initrd", str(image["initrd"]),
+        "-append", cmdline,
+        "-drive", f"file={paths['root']},if=virtio,cache=unsafe,discard=unmap",
+        "-netdev", f"user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:{node['ssh_port']}-:22",
+        "-device", f"virtio-net-pci,netdev=mgmt,mac={MGMT_MAC}",
+        "-netdev", f"vde,id=lan,sock={paths['vde']}",
+        "-device", f"virtio-net-pci,netdev=lan,mac={lan_mac(node['lan_ip'])}",
+        "-device", "virtio-rng-pci",
+    ]
+    for i, serial in enumerate(node["nvme_serials"]):
+        argv += ["-drive", f"file={paths['nvme'][i]},if=none,id=nvme{i},cache=unsafe,format=qcow2",
+                 "-device", f"nvme,serial={serial},drive=nvme{i}"]
+    return argv
+
+
+def render_inventory(spec: dict, key_path: Path) -> str:
+    lines = [
+        "---",
+        f"# Written by scripts/vrack up for rack {spec['rack']}; removed by vrack down.",
+        "all:",
+        "  vars:",
+        "    ansible_host: 127.0.0.1",
+        "    ansible_user: root",
+        f"    ansible_ssh_private_key_file: {json.dumps(str(key_path))}",
+        "    ansible_python_interpreter: /usr/bin/python3",
+        "  hosts:",
+    ]
+    for n in spec["nodes"]:
+        lines += [f"    {n['name']}:",
+                  f"      ansible_port: {n['ssh_port']}",
+                  f"      vrack_lan_ip: {n['lan_ip']}",
+                  f"      vrack_nvme_serials: {json.dumps(n['nvme_serials'])}"]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------
+# Processes and files
+# --------------------------------------------------------------------------
+@contextlib.contextmanager
+def locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def need(tool: str, package: str) -> str:
+    path = shutil.which(tool)
+    if not path:
+        raise VrackError(f"{tool} not found: apt-get install {package} (or run scripts/bootstrap)")
+    return path
+
+
+def read_pid(pidfile: Path, owner: Path) -> int | None:
+    """PID from a pidfile if that process is alive and was started for `owner`.
+
+    The owner check (its command line names a path under the rack's state
+    dir, e.g. the pidfile or the switch socket) guards against a recycled
+    PID: vrack never signals anything else.
+    """
+    try:
+        pid = int(pidfile.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    if (str(owner) + "/").encode() not in cmdline:
+        return None
+    return pid if alive(pid) else None
+
+
+def alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def stop_pids(pids: dict, timeout: float = 15.0) -> None:
+    """SIGTERM every pid, wait, then SIGKILL what is left; pids: label -> pid."""
+    for pid in pids.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    left = dict(pids)
+    while left and time.monotonic() < deadline:
+        left = {k: p for k, p in left.items() if alive(p)}
+        time.sleep(0.2)
+    for label, pid in left.items():
+        log(f"{label} (pid {pid}) ignored SIGTERM; sending SIGKILL")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while left and time.monotonic() < deadline:
+        left = {k: p for k, p in left.items() if alive(p)}
+        time.sleep(0.1)
+    if left:
+        raise VrackError("could not stop " + ", ".join(f"{k} (pid {p})" for k, p in left.items()))
+    # Daemons are children of init: give it a moment to reap them, so that
+    # ps shows nothing (not even <defunct>) once `down` returns.
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids.values()):
+        time.sleep(0.1)
+
+
+def console_tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "  (no console output)"
+    tail = text.replace("\r", "").splitlines()[-lines:]
+    return "\n".join("  | " + line for line in tail) or "  (console is empty)"
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def ssh_banner(port: int, timeout: float = 5.0) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            return s.recv(64).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------
+# Image
+# --------------------------------------------------------------------------
+def image_config() -> dict:
+    if not VERSIONS_FILE.exists():
+        raise VrackError(f"{VERSIONS_FILE} is missing: it pins the vm_image suite and kernel")
+    cfg = parse_vm_image_config(VERSIONS_FILE.read_text())
+    cfg["debian_mirror"] = os.environ.get("VRACK_MIRROR") or cfg["debian_mirror"]
+    return cfg
+
+
+def image_paths(digest: str) -> dict:
+    d = CACHE_DIR / "images" / digest[:16]
+    return {"dir": d, "raw": d / "base.raw", "vmlinuz": d / "vmlinuz",
+            "initrd": d / "initrd.img", "manifest": d / "manifest.json"}
+
+
+def ensure_image(force: bool = False) -> dict:
+    cfg = image_config()
+    digest = image_hash(BUILD_SCRIPT.read_bytes(), cfg)
+    paths = image_paths(digest)
+    with locked(CACHE_DIR / "images" / ".lock"):
+        if paths["manifest"].exists() and not force:
+            return paths
+        if os.geteuid() != 0:
+            raise VrackError("building the image needs root (debootstrap, chroot): "
+                             "run `sudo scripts/vrack image` once")
+        for tool, pkg in (("debootstrap", "debootstrap"), ("mkfs.ext4", "e2fsprogs")):
+            need(tool, pkg)
+        tmp = paths["dir"].with_name(paths["dir"].name + f".tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        log(f"building image {paths['dir'].name}: {cfg['debian_suite']} + "
+            f"{cfg['kernel_package']} from {cfg['debian_mirror']} (about 2-3 minutes)")
+        env = dict(os.environ, VRACK_SUITE=cfg["debian_suite"], VRACK_MIRROR=cfg["debian_mirror"],
+                   VRACK_KERNEL_PACKAGE=cfg["kernel_package"],
+                   VRACK_DEB_CACHE=str(CACHE_DIR / "debs"), LC_ALL="C")
+        start = time.monotonic()
+        try:
+            rc = subprocess.run(["bash", str(BUILD_SCRIPT), str(tmp)], env=env, check=False).returncode
+            if rc != 0:
+                failed_log = CACHE_DIR / "images" / "failed-build.log"
+                with contextlib.suppress(OSError):
+                    shutil.copyfile(tmp / "debootstrap.log", failed_log)
+                raise VrackError(f"image build failed (rc {rc}); see {failed_log}; a wrong mirror? "
+                                 "set VRACK_MIRROR to one from /etc/apt/sources.list")
+            kver = (tmp / "kernel-version").read_text().strip()
+            if not kver.startswith(cfg["kernel_series"]):
+                raise VrackError(f"{cfg['kernel_package']} installed kernel {kver}, which is not the "
+                                 f"pinned series {cfg['kernel_series']}: update vm_image.kernel_series "
+                                 "in versions.yml or pin another kernel_package")
+            packages = dict(line.split("\t", 1) for line in
+                            (tmp / "packages.tsv").read_text().splitlines() if "\t" in line)
+            manifest = {"hash": digest, "recipe": str(BUILD_SCRIPT.relative_to(REPO)),
+                        **{k: cfg[k] for k in IMAGE_KEYS}, "kernel_version": kver,
+                        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        "build_seconds": round(time.monotonic() - start, 1),
+                        "packages": packages}
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+            shutil.rmtree(paths["dir"], ignore_errors=True)
+            tmp.rename(paths["dir"])
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        log(f"image ready in {time.monotonic() - start:.0f} s: {paths['dir']} (kernel {kver})")
+        prune_images(keep=paths["dir"])
+    return paths
+
+
+def prune_images(keep: Path) -> None:
+    """Remove cached images that no rack state refers to."""
+    used = {keep.resolve()}
+    for rack_json in STATE_DIR.glob("*/rack.json"):
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            used.add(Path(json.loads(rack_json.read_text())["image"]).resolve())
+    for d in (CACHE_DIR / "images").iterdir():
+        if d.is_dir() and d.resolve() not in used:
+            log(f"removing old image {d}")
+            shutil.rmtree(d, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# Racks
+# --------------------------------------------------------------------------
+class Rack:
+    def __init__(self, name: str):
+        if not RACK_RE.match(name):
+            raise VrackError(f"rack name {name!r} must match {RACK_RE.pattern}")
+        self.name = name
+        self.dir = STATE_DIR / name
+        self.key = self.dir / "id_ed25519"
+        self.vde = self.dir / "lan"
+        self.vde_pid = self.dir / "vde.pid"
+        self.state_file = self.dir / "rack.json"
+        self.inventory = self.dir / "inventory.yml"
+
+    def node_paths(self, node: dict) -> dict:
+        d = self.dir / "nodes" / node["name"]
+        return {"dir": d, "root": d / "root.qcow2", "pid": d / "qemu.pid",
+                "console": d / "console.log", "vde": self.vde,
+                "nvme": [d / f"nvme{i}.qcow2" for i in range(node["nvme_count"])]}
+
+    def state(self) -> dict | None:
+        try:
+            return json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def pids(self, spec: dict | None = None) -> dict:
+        """label -> pid of every live process of this rack (qemu per node, vde_switch)."""
+        spec = spec or self.state() or {"nodes": []}
+        found = {}
+        for node in spec.get("nodes", []):
+            pid = read_pid(self.node_paths(node)["pid"], self.dir)
+            if pid:
+                found[node["name"]] = pid
+        for pidfile in sorted((self.dir / "nodes").glob("*/qemu.pid")):
+            label = pidfile.parent.name
+            if label not in found:
+                pid = read_pid(pidfile, self.dir)
+                if pid:
+                    found[label] = pid
+        pid = read_pid(self.vde_pid, self.dir)
+        if pid:
+            found["vde_switch"] = pid
+        return found
+
+    # ---- up ---------------------------------------------------------------
+    def up(self, spec: dict, timeout: int) -> None:
+        with locked(self.dir / ".lock"):
+            if self._already_up(spec):
+                return
+            self._cleanup_files()
+            image = ensure_image()
+            for tool, pkg in (("qemu-system-x86_64", "qemu-system-x86"), ("qemu-img", "qemu-utils"),
+                              ("vde_switch", "vde2"), ("ssh-keygen", "openssh-client"),
+                              ("taskset", "util-linux")):
+                need(tool, pkg)
+            busy = [f"{n['name']} (port {n['ssh_port']})" for n in spec["nodes"] if port_in_use(n["ssh_port"])]
+            if busy:
+                raise VrackError("SSH port already in use on 127.0.0.1 for " + ", ".join(busy)
+                                 + ": stop what holds it (scripts/vrack status) or pick other ports")
+            pubkey = self._ensure_key()
+            start = time.monotonic()
+            state = dict(spec, image=str(image["dir"]), started_at=time.time())
+            self.state_file.write_text(json.dumps(state, indent=2) + "\n")
+            try:
+                self._start_switch()
+                self._start_nodes(spec, image, pubkey)
+                self._wait_ready(spec, timeout, start)
+            except BaseException:
+                log(f"rack {self.name}: start failed; stopping what was started "
+                    f"(consoles kept in {self.dir}/nodes/*/console.log)")
+                with contextlib.suppress(VrackError):
+                    self._stop(quiet=True)
+                raise
+            self.inventory.write_text(render_inventory(spec, self.key))
+            log(f"rack {self.name}: {len(spec['nodes'])} VM(s) up in {time.monotonic() - start:.0f} s; "
+                f"inventory {self.inventory}")
+
+    def _already_up(self, spec: dict) -> bool:
+        live = self.pids()
+        if not live:
+            return False
+        current = self.state()
+
+        def strip(s):
+            return {k: s.get(k) for k in ("rack", "lan_cidr", "nodes")}
+
+        if current is None or strip(current) != strip(spec):
+            raise VrackError(f"rack {self.name} is running with a different spec: "
+                             f"run `scripts/vrack down {self.name}` first")
+        dead = [n["name"] for n in spec["nodes"] if n["name"] not in live]
+        if "vde_switch" not in live:
+            dead.append("vde_switch")
+        if dead:
+            for name in dead:
+                if name != "vde_switch":
+                    log(f"console of {name}:\n" + console_tail(self.node_paths({"name": name, "nvme_count": 0})["console"]))
+            raise VrackError(f"rack {self.name} is partly down ({', '.join(dead)} not running): "
+                             f"run `scripts/vrack down {self.name}` and `up` again")
+        silent = [n["name"] for n in spec["nodes"] if not ssh_banner(n["ssh_port"])]
+        if silent:
+            raise VrackError(f"rack {self.name}: sshd does not answer on {', '.join(silent)}: "
+                             f"run `scripts/vrack down {self.name}` and `up` again")
+        if not self.inventory.exists():
+            self.inventory.write_text(render_inventory(spec, self.key))
+        log(f"rack {self.name} is already up ({len(spec['nodes'])} VMs); inventory {self.inventory}")
+        return True
+
+    def _ensure_key(self) -> str:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if not self.key.exists():
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"vrack-{self.name}",
+                            "-f", str(self.key)], check=True)
+        kind, blob = self.key.with_suffix(".pub").read_text().split()[:2]
+        if kind != "ssh-ed25519":
+            raise VrackError(f"{self.key} is not an ed25519 key: remove it and run up again")
+        return blob
+
+    def _start_switch(self) -> None:
+        subprocess.run(["vde_switch", "-s", str(self.vde), "-d", "-p", str(self.vde_pid)],
+                       check=True, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not (self.vde / "ctl").exists() or not read_pid(self.vde_pid, self.dir):
+            if time.monotonic() > deadline:
+                raise VrackError(f"rack {self.name}: vde_switch did not start (socket {self.vde})")
+            time.sleep(0.05)
+
+    def _start_nodes(self, spec: dict, image: dict, pubkey: str) -> None:
+        ncpu = os.cpu_count() or 1
+        for node in spec["nodes"]:
+            p = self.node_paths(node)
+            p["dir"].mkdir(parents=True, exist_ok=True)
+            p["console"].unlink(missing_ok=True)
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image["raw"]),
+                            "-F", "raw", str(p["root"])], check=True)
+            for drive in p["nvme"]:
+                subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(drive), node["nvme_size"]],
+                               check=True)
+            argv = qemu_argv(spec, node, p, image, kernel_cmdline(spec, node, pubkey), ncpu)
+            (p["dir"] / "qemu.argv").write_text(json.dumps(argv, indent=1) + "\n")
+            res = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+            if res.returncode != 0:
+                raise VrackError(f"qemu for {node['name']} failed to start (rc {res.returncode}): "
+                                 f"{res.stderr.strip() or res.stdout.strip()}")
+            log(f"{node['name']}: booting (ssh 127.0.0.1:{node['ssh_port']}, lan {node['lan_ip']}, "
+                f"{node['nvme_count']} x {node['nvme_size']} NVMe)")
+
+    def _wait_ready(self, spec: dict, timeout: int, start: float) -> None:
+        waiting = {n["name"]: n for n in spec["nodes"]}
+        marker = {name: f"{READY_MARKER} {name}" for name in waiting}
+        deadline = start + timeout
+        while waiting:
+            for name, node in list(waiting.items()):
+                p = self.node_paths(node)
+                try:
+                    text = p["console"].read_text(errors="replace")
+                except OSError:
+                    text = ""
+                if marker[name] in text:
+                    log(f"{name}: ready after {time.monotonic() - start:.0f} s")
+                    del waiting[name]
+                    continue
+                problem = None
+                if "Kernel panic" in text:
+                    problem = "kernel panic"
+                elif not read_pid(p["pid"], self.dir):
+                    problem = "qemu exited"
+                elif time.monotonic() > deadline:
+                    problem = f"no {READY_MARKER} marker after {timeout} s"
+                if problem:
+                    raise VrackError(
+                        f"VM {name} of rack {self.name} did not come up: {problem}.\n"
+                        f"Console tail ({p['console']}):\n{console_tail(p['console'])}\n"
+                        f"Fix: read the console above; rebuild the image with `scripts/vrack image "
+                        f"--force` if the guest is broken, or raise --timeout on a busy machine.")
+            time.sleep(0.5)
+        silent = [n["name"] for n in spec["nodes"] if not ssh_banner(n["ssh_port"], 10)]
+        if silent:
+            raise VrackError(f"rack {self.name}: marker seen but no SSH banner from {', '.join(silent)}")
+
+    # ---- down -------------------------------------------------------------
+    def down(self, quiet: bool = False) -> None:
+        """Stop the rack; waits for an `up` of the same rack to finish first."""
+        if not self.dir.is_dir():
+            if not quiet:
+                log(f"rack {self.name}: nothing running")
+            return
+        with locked(self.dir / ".lock"):
+            self._stop(quiet)
+
+    def _stop(self, quiet: bool = False) -> None:
+        live = self.pids()
+        if live:
+            if not quiet:
+                log(f"rack {self.name}: stopping " + ", ".join(f"{k} (pid {p})" for k, p in live.items()))
+            # VMs first, the switch they are plugged into last.
+            vde = {k: v for k, v in live.items() if k == "vde_switch"}
+            stop_pids({k: v for k, v in live.items() if k != "vde_switch"})
+            stop_pids(vde)
+        elif not quiet:
+            log(f"rack {self.name}: nothing running")
+        self._cleanup_files()
+
+    def _cleanup_files(self) -> None:
+        """Remove overlays, drives, pidfiles and the switch socket; keep key and consoles."""
+        for pattern in ("nodes/*/root.qcow2", "nodes/*/nvme*.qcow2", "nodes/*/qemu.pid"):
+            for f in self.dir.glob(pattern):
+                f.unlink(missing_ok=True)
+        shutil.rmtree(self.vde, ignore_errors=True)
+        for f in (self.vde_pid, self.state_file, self.inventory):
+            f.unlink(missing_ok=True)
+
+    def status(self) -> dict:
+        state = self.state() or {"nodes": []}
+        live = self.pids(state)
+        nodes = [{"name": n["name"], "ssh_port": n["ssh_port"], "lan_ip": n["lan_ip"],
+                  "nvme": n["nvme_count"], "pid": live.get(n["name"]),
+                  "state": "running" if n["name"] in live else "stopped"} for n in state["nodes"]]
+        return {"rack": self.name, "vde_switch": live.get("vde_switch"), "nodes": nodes,
+                "inventory": str(self.inventory) if self.inventory.exists() else None}
+
+
+def all_racks() -> list:
+    if not STATE_DIR.is_dir():
+        return []
+    return [Rack(d.name) for d in sorted(STATE_DIR.iterdir()) if d.is_dir() and RACK_RE.match(d.name)]
+
+
+# --------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------
+def ansible_inventory_list(inventory: str) -> dict:
+    venv_bin = REPO / ".venv" / "bin"
+    exe = venv_bin / "ansible-inventory"
+    if not exe.exists():
+        exe = shutil.which("ansible-inventory")
+        if not exe:
+            raise VrackError("ansible-inventory not found: run scripts/bootstrap (creates .venv)")
+    env = dict(os.environ, PATH=f"{venv_bin}:{os.environ.get('PATH', '')}", ANSIBLE_NOCOLOR="1")
+    res = subprocess.run([str(exe), "-i", inventory, "--list"], capture_output=True, text=True,
+                         cwd=REPO, env=env, check=False)
+    if res.returncode != 0:
+        raise VrackError(f"ansible-inventory -i {inventory} failed: {res.stderr.strip()}")
+    return json.loads(res.stdout)
+
+
+def cmd_image(args) -> int:
+    paths = ensure_image(force=args.force)
+    manifest = json.loads(paths["manifest"].read_text())
+    log(f"image {paths['dir']}: {manifest['debian_suite']}, kernel {manifest['kernel_version']}, "
+        f"{len(manifest['packages'])} packages")
+    return 0
+
+
+def cmd_up(args) -> int:
+    if args.inventory:
+        inv = args.inventory
+        if not Path(inv).exists() and (REPO / inv).exists():
+            inv = str(REPO / inv)
+        raw = spec_from_inventory(ansible_inventory_list(inv), inv, args.rack)
+    else:
+        try:
+            raw = json.loads(Path(args.spec).read_text())
+        except (OSError, ValueError) as exc:
+            raise VrackError(f"cannot read spec {args.spec}: {exc}") from exc
+    spec = normalize_spec(raw, args.rack or raw.get("rack"))
+    Rack(spec["rack"]).up(spec, args.timeout)
+    return 0
+
+
+def cmd_down(args) -> int:
+    if args.all:
+        racks = all_racks()
+    elif args.rack:
+        racks = [Rack(args.rack)]
+    else:
+        raise VrackError("name a rack (scripts/vrack down RACK) or use --all")
+    errors = []
+    for rack in racks:
+        try:
+            rack.down()
+        except VrackError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise VrackError("; ".join(errors))
+    return 0
+
+
+def cmd_status(args) -> int:
+    racks = [Rack(args.rack)] if args.rack else all_racks()
+    report = [r.status() for r in racks]
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    if not any(r["nodes"] or r["vde_switch"] for r in report):
+        print("no rack is running")
+    for r in report:
+        if not r["nodes"] and not r["vde_switch"]:
+            continue
+        print(f"rack {r['rack']}: vde_switch {'pid ' + str(r['vde_switch']) if r['vde_switch'] else 'stopped'}")
+        for n in r["nodes"]:
+            pid = f"pid {n['pid']}" if n["pid"] else ""
+            print(f"  {n['name']:<20} {n['state']:<8} ssh 127.0.0.1:{n['ssh_port']:<6} "
+                  f"lan {n['lan_ip']:<15} nvme {n['nvme']}  {pid}")
+    return 0
+
+
+def cmd_ssh(args) -> int:
+    rack = Rack(args.rack)
+    state = rack.state()
+    node = next((n for n in (state or {}).get("nodes", []) if n["name"] == args.node), None)
+    if node is None:
+        raise VrackError(f"rack {args.rack} has no running node {args.node} (scripts/vrack status)")
+    argv = ["ssh", "-i", str(rack.key), "-p", str(node["ssh_port"]), "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "root@127.0.0.1", *args.command]
+    os.execvp("ssh", argv)
+    return 1
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="vrack", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("image", help="build and cache the base image")
+    p.add_argument("--force", action="store_true", help="rebuild even if cached")
+    p.set_defaults(func=cmd_image)
+    p = sub.add_parser("up", help="boot a rack and wait until every VM answers SSH")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--inventory", "-i", help="Ansible inventory whose hosts carry vrack_* vars")
+    src.add_argument("--spec", help="rack spec (JSON)")
+    p.add_argument("--rack", help="rack name (default: from the spec or the inventory directory)")
+    p.add_argument("--timeout", type=int, default=int(os.environ.get("VRACK_BOOT_TIMEOUT", DEFAULT_BOOT_TIMEOUT)),
+                   help="seconds to wait for every VM (default %(default)s)")
+    p.set_defaults(func=cmd_up)
+    p = sub.add_parser("down", help="stop a rack's VMs and switch by their pidfiles")
+    p.add_argument("rack", nargs="?")
+    p.add_argument("--all", action="store_true", help="every rack under .vrack/")
+    p.set_defaults(func=cmd_down)
+    p = sub.add_parser("status", help="what runs")
+    p.add_argument("rack", nargs="?")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser("ssh", help="ssh into a node of a running rack")
+    p.add_argument("rack")
+    p.add_argument("node")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_ssh)
+    args = parser.parse_args(argv)
+
+    def on_sigterm(signum, frame):
+        raise KeyboardInterrupt  # unwinds like Ctrl-C: `up` stops what it started
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        return args.func(args)
+    except VrackError as exc:
+        print(f"vrack: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("vrack: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
