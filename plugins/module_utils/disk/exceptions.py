@@ -31,3 +31,28 @@ class DiskCommandError(CommandError, DiskError):
 
 class DiskParseError(ParseError, DiskError):
     """A disk tool printed something in no format we know."""
+
+
+class LayoutError(DiskError):
+    """The desired storage layout cannot be applied; nothing was changed.
+
+    ``problems`` lists every problem found (all are checked before any
+    change), each a sentence naming the volume, disk path and serial, what
+    was found and the fix.
+    """
+
+    def __init__(self, problems, **kwargs):
+        self.problems = list(problems)
+        kwargs.setdefault("component", "nvme_storage")
+        details = dict(kwargs.pop("details", None) or {})
+        details["problems"] = self.problems
+        if len(self.problems) == 1:
+            msg = "refusing the storage layout, nothing was changed: %s" % self.problems[0]
+        else:
+            msg = "refusing the storage layout (%d problems), nothing was changed: %s" % (
+                len(self.problems), " ".join("(%d) %s" % (i, p) for i, p in enumerate(self.problems, 1)))
+        super().__init__(msg, details=details, **kwargs)
+
+
+class ApplyError(DiskCommandError):
+    """A step of a storage plan failed; the steps before it were applied."""

@@ -1,0 +1,506 @@
+# Copyright (c) 2026, baremetal.mlops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The storage planner against states captured on real VMs.
+
+* ``vrack-deb12/state_fresh.json``: a vrack VM (node ``nvsdev``) with four
+  blank 1 GiB drives NVS-A..D, NVS-C then given an ext4 filesystem labelled
+  ``precious`` (the Molecule scenario's prepare step).
+* ``vrack-deb12/state_applied.json``: the same kind of VM after
+  ``nvme_storage`` made RAID1 ``data`` (NVS-A + NVS-B, xfs on /data) and LVM
+  ``vgfast`` (NVS-D, ext4 /cache + xfs /models), NVS-C still ``precious``.
+* ``qemu-deb12``: the nvme_facts capture VM (GPT + xfs + swap on
+  BMLABNVME0001, md127 over 0002/0003, LVM on 0004, blank 0005, two
+  namespaces on BMLABMULTINS7, multipath BMLABMPATH08, no namespace on
+  BMLABNOSPACE6): its real ``nvme_facts`` output, md arrays read from its
+  sysfs dump and its mountinfo.
+
+See ``tests/unit/fixtures/nvme/vrack-deb12/CAPTURE.md``.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+
+import pytest
+
+from ansible_collections.baremetal.mlops.plugins.module_utils.disk import mounts as mounts_mod
+from ansible_collections.baremetal.mlops.plugins.module_utils.disk import planner
+from ansible_collections.baremetal.mlops.plugins.module_utils.disk import signatures
+from ansible_collections.baremetal.mlops.plugins.module_utils.disk.exceptions import LayoutError
+from ansible_collections.baremetal.mlops.plugins.module_utils.disk.state import read_md_arrays
+from ansible_collections.baremetal.mlops.tests.unit.plugins.fake_host import (
+    fixture_path,
+    load_sysfs_dump,
+    read_fixture,
+)
+
+VRACK = ("nvme", "vrack-deb12")
+QEMU = ("nvme", "qemu-deb12")
+STOCK_MDADM_CONF = "HOMEHOST <system>\n\nMAILADDR root\n"
+
+
+def load_state(name):
+    return json.loads(read_fixture(*VRACK + (name,)))
+
+
+@pytest.fixture
+def fresh():
+    return load_state("state_fresh.json")
+
+
+@pytest.fixture
+def applied():
+    return load_state("state_applied.json")
+
+
+@pytest.fixture
+def qemu(tmp_path):
+    """The qemu-deb12 capture VM as the planner sees it (real facts, md arrays, mounts)."""
+    facts = json.loads(read_fixture(*QEMU + ("module_run", "nvme_facts.json")))["ansible_facts"]["nvme"]
+    sysfs_root = load_sysfs_dump(fixture_path(*QEMU + ("sysfs.json",)), str(tmp_path / "sys"))
+    arrays = read_md_arrays(sysfs_root, str(tmp_path / "dev"))
+    for array in arrays:
+        array.update(signatures=[], mountpoints=[])
+    mounts = mounts_mod.parse_mountinfo(read_fixture(*QEMU + ("mountinfo.txt",)))
+    return {
+        "host": "caplab",
+        "controllers": facts["controllers"],
+        "namespaces": facts["namespaces"],
+        "md_arrays": arrays,
+        "lvm": {"pvs": [], "vgs": [], "lvs": []},
+        "mounts": [{"mountpoint": m["mountpoint"], "source": m["source"], "dev": m["dev"], "fstype": m["fstype"]}
+                   for m in mounts],
+        "fstab": "/dev/vda / ext4 rw 0 1\n",
+        "mdadm_conf": STOCK_MDADM_CONF,
+        "dirs": {},
+        "systemd": True,
+    }
+
+
+def uuids():
+    counter = itertools.count(1)
+    return lambda: "00000000-0000-4000-8000-%012d" % next(counter)
+
+
+def plan(state, volumes, **kwargs):
+    kwargs.setdefault("new_uuid", uuids())
+    return planner.make_plan(state, volumes, **kwargs)
+
+
+def refused(state, volumes, **kwargs):
+    with pytest.raises(LayoutError) as excinfo:
+        plan(state, volumes, **kwargs)
+    return excinfo.value
+
+
+def actions(result):
+    return [(step["action"], step["device"]) for step in result["steps"]]
+
+
+RAID1_AB = {"name": "data", "type": "raid", "raid_level": 1, "disks": {"serials": ["NVS-A", "NVS-B"]},
+            "mount_point": "/data"}
+LVM_D = {"name": "vgfast", "type": "lvm", "disks": {"model_pattern": "QEMU*", "count": 1},
+         "lvs": [{"name": "cache", "size": "200M", "mount_point": "/cache", "fs_type": "ext4"},
+                 {"name": "models", "size": "100%FREE", "mount_point": "/models"}]}
+
+
+# -- fresh disks -----------------------------------------------------------------------
+
+
+def test_fresh_disks_raid1_plan(fresh):
+    result = plan(fresh, [RAID1_AB])
+    assert actions(result) == [
+        ("mdadm_create", "/dev/md/data"),
+        ("wipefs", "/dev/md/data"),
+        ("mkfs", "/dev/md/data"),
+        ("mdadm_conf", "/dev/md/data"),
+        ("fstab", "/dev/md/data"),
+        ("systemd_reload", None),
+        ("mkdir", None),
+        ("mount", "/dev/md/data"),
+        ("update_initramfs", None),
+    ]
+    steps = result["steps"]
+    paths = dict((ns["serial"], ns["path"]) for ns in fresh["namespaces"])
+    assert steps[0]["argv"] == [
+        "mdadm", "--create", "/dev/md/data", "--run", "--metadata=1.2", "--level=1", "--raid-devices=2",
+        "--homehost=nvsdev", "--name=data", "--uuid=00000000-0000-4000-8000-000000000001",
+        paths["NVS-A"], paths["NVS-B"]]
+    assert steps[0]["serial"] == "NVS-A, NVS-B"
+    assert steps[0]["command"].startswith("mdadm --create /dev/md/data --run")
+    assert steps[2]["argv"] == ["mkfs.xfs", "-L", "data", "-m", "uuid=00000000-0000-4000-8000-000000000002",
+                                "/dev/md/data"]
+    assert steps[3]["argv"] == ["mdadm", "--detail", "--brief", "/dev/md/data"]
+    assert steps[4]["params"]["line"] == "UUID=00000000-0000-4000-8000-000000000002 /data xfs defaults,noatime 0 0"
+    assert steps[7]["argv"] == ["mount", "/data"]
+    assert result["tools"] == ["mdadm", "mkfs.xfs", "mount", "systemctl", "update-initramfs", "wipefs"]
+    assert result["fstab"].endswith("UUID=00000000-0000-4000-8000-000000000002 /data xfs defaults,noatime 0 0\n")
+    assert result["mdadm_conf"].endswith(
+        "ARRAY /dev/md/data metadata=1.2 name=nvsdev:data UUID=00000000:00004000:80000000:00000001\n")
+    assert result["warnings"] == []
+    # the user-facing step has exactly the documented keys
+    assert sorted(planner.public_step(steps[0])) == ["action", "command", "detail", "device", "serial", "volume"]
+
+
+def test_plan_is_pure(fresh):
+    before = copy.deepcopy(fresh)
+    plan(fresh, [RAID1_AB])
+    assert fresh == before
+
+
+def test_no_initramfs_step_when_disabled_and_ext4_gets_a_fsck_pass(fresh):
+    volume = dict(RAID1_AB, fs_type="ext4", fs_label="datasets")
+    result = plan(fresh, [volume], update_initramfs=False)
+    assert "update_initramfs" not in [a for a, _d in actions(result)]
+    mkfs = [s for s in result["steps"] if s["action"] == "mkfs"][0]
+    assert mkfs["argv"] == ["mkfs.ext4", "-L", "datasets", "-U", "00000000-0000-4000-8000-000000000002",
+                            "/dev/md/data"]
+    fstab = [s for s in result["steps"] if s["action"] == "fstab"][0]
+    assert fstab["params"]["line"].endswith(" /data ext4 defaults,noatime 0 2")
+
+
+def test_filesystem_on_one_disk_without_mount_point(fresh):
+    result = plan(fresh, [{"name": "raw", "type": "filesystem", "disks": {"serials": ["NVS-D"]}}])
+    dev = [ns["path"] for ns in fresh["namespaces"] if ns["serial"] == "NVS-D"][0]
+    assert actions(result) == [("mkfs", dev)]
+    assert result["steps"][0]["params"]["devices"] == [dev]  # apply checks it is still blank
+
+
+def test_model_pattern_takes_free_disks_by_serial_and_skips_used_ones(fresh):
+    result = plan(fresh, [{"name": "scratch", "type": "raid", "raid_level": 0,
+                           "disks": {"model_pattern": "QEMU NVMe*", "count": 3}, "mount_point": "/scratch"}])
+    create = result["steps"][0]
+    assert create["serial"] == "NVS-A, NVS-B, NVS-D"  # NVS-C holds ext4: skipped, not wiped
+
+
+def test_model_pattern_with_too_few_usable_disks_says_why(fresh):
+    error = refused(fresh, [{"name": "scratch", "type": "raid", "raid_level": 10,
+                             "disks": {"model_pattern": "QEMU*", "count": 4}}])
+    (problem,) = error.problems
+    assert "model_pattern 'QEMU*' finds 3 usable disk(s) on nvsdev, count is 4" in problem
+    assert "(serial NVS-C) in use: ext4 filesystem signature" in problem
+
+
+def test_model_pattern_that_matches_nothing(fresh):
+    error = refused(fresh, [{"name": "fast", "type": "filesystem", "disks": {"model_pattern": "SAMSUNG*", "count": 1}}])
+    assert "finds 0 usable disk(s)" in error.problems[0]
+
+
+def test_model_pattern_prefers_disks_already_in_the_volume(applied):
+    volume = dict(RAID1_AB, disks={"model_pattern": "QEMU*", "count": 2})
+    result = plan(applied, [volume])
+    assert result["steps"] == []
+    # as if NVS-C were a third member of the array: count 2 would take one out
+    state = copy.deepcopy(applied)
+    member = [ns for ns in state["namespaces"] if ns["serial"] == "NVS-A"][0]
+    third = [ns for ns in state["namespaces"] if ns["serial"] == "NVS-C"][0]
+    for key in ("signatures", "holders", "in_use", "in_use_reasons"):
+        third[key] = copy.deepcopy(member[key])
+    state["md_arrays"][0]["members"].append(third["name"])
+    error = refused(state, [volume])
+    assert error.problems[0].startswith("volume data: already has 3 disks (")
+    assert error.problems[0].endswith("count is 2; taking disks out of a volume is not supported")
+
+
+def test_lvm_plan_orders_fixed_sizes_first(fresh):
+    volume = copy.deepcopy(LVM_D)
+    volume["lvs"].reverse()  # 100%FREE listed first, still created last
+    result = plan(fresh, [volume], update_initramfs=False)
+    dev = [ns["path"] for ns in fresh["namespaces"] if ns["serial"] == "NVS-A"][0]
+    assert [step["command"] for step in result["steps"] if step["phase"] == "create"] == [
+        "pvcreate %s" % dev,
+        "vgcreate vgfast %s" % dev,
+        "lvcreate --yes --wipesignatures y --name cache -L 200M vgfast",
+        "mkfs.ext4 -L cache -U 00000000-0000-4000-8000-000000000001 /dev/vgfast/cache",
+        "lvcreate --yes --wipesignatures y --name models -l 100%FREE vgfast",
+        "mkfs.xfs -L models -m uuid=00000000-0000-4000-8000-000000000002 /dev/vgfast/models",
+    ]
+
+
+# -- refusals --------------------------------------------------------------------------
+
+
+def test_too_few_disks_for_raid10(fresh):
+    error = refused(fresh, [{"name": "data", "type": "raid", "raid_level": 10,
+                             "disks": {"serials": ["NVS-A", "NVS-B"]}}])
+    assert error.problems == ["volume data: RAID10 needs at least 4 disks, the layout gives 2"]
+    assert "nothing was changed" in error.message
+
+
+def test_raid10_needs_an_even_number_and_raid1_two(fresh):
+    error = refused(fresh, [
+        {"name": "a", "type": "raid", "raid_level": 10, "disks": {"model_pattern": "Q*", "count": 5}},
+        {"name": "b", "type": "raid", "raid_level": 1, "disks": {"serials": ["NVS-A"]}},
+    ])
+    assert error.problems == [
+        "volume a: RAID10 needs an even number of disks, the layout gives 5",
+        "volume b: RAID1 needs at least 2 disks, the layout gives 1",
+    ]
+
+
+def test_serial_not_present_names_the_serials_that_are(qemu):
+    error = refused(qemu, [{"name": "data", "type": "filesystem", "disks": {"serials": ["S64ANS0T999"]}}])
+    (problem,) = error.problems
+    assert problem.startswith("volume data: no NVMe namespace with serial S64ANS0T999 on caplab; serials present: ")
+    assert "BMLABNVME0005 (/dev/nvme4n1)" in problem
+    assert "BMLABMULTINS7 (/dev/nvme6n1, /dev/nvme6n2)" in problem
+    assert problem.endswith("controllers without namespaces: BMLABNOSPACE6")
+
+
+def test_serial_with_two_namespaces_needs_the_nsid(qemu):
+    error = refused(qemu, [{"name": "data", "type": "filesystem", "disks": {"serials": ["BMLABMULTINS7"]}}])
+    assert "serial BMLABMULTINS7 has 2 namespaces (/dev/nvme6n1 nsid 1, /dev/nvme6n2 nsid 2): name one as " \
+           "BMLABMULTINS7/NSID" in error.problems[0]
+    result = plan(qemu, [{"name": "data", "type": "filesystem", "disks": {"serials": ["BMLABMULTINS7/2"]}}])
+    assert actions(result) == [("mkfs", "/dev/nvme6n2")]
+
+
+def test_mixed_sizes_refused_unless_allowed(qemu):
+    volume = {"name": "data", "type": "raid", "raid_level": 1, "disks": {"serials": ["BMLABNVME0005", "BMLABMPATH08"]}}
+    error = refused(qemu, [volume])
+    (problem,) = error.problems
+    assert "RAID1 disks differ in size (/dev/nvme4n1 (serial BMLABNVME0005) 1073741824 bytes, /dev/nvme7n1 " \
+           "(serial BMLABMPATH08) 268435456 bytes)" in problem
+    assert "set allow_mixed_sizes: true" in problem
+    result = plan(qemu, [dict(volume, allow_mixed_sizes=True)])
+    assert result["steps"][0]["action"] == "mdadm_create"
+    assert "every member counts as the smallest, 268435456 bytes" in result["warnings"][0]
+
+
+def test_in_use_disk_refused_in_safe_mode_names_serial_and_what_is_on_it(fresh):
+    error = refused(fresh, [{"name": "scratch", "type": "filesystem", "disks": {"serials": ["NVS-C"]},
+                             "mount_point": "/scratch"}])
+    (problem,) = error.problems
+    dev = [ns["path"] for ns in fresh["namespaces"] if ns["serial"] == "NVS-C"][0]
+    assert problem == (
+        "volume scratch: disk %s (serial NVS-C) on nvsdev is in use: ext4 filesystem signature. Safe mode refuses "
+        "to touch it. Fix: use another disk, or add serial NVS-C to wipe_allowlist and set wipe: true to erase it"
+        % dev)
+    assert error.host == "nvsdev"
+    assert error.message.startswith("nvsdev nvme_storage: refusing the storage layout, nothing was changed: ")
+    assert error.fail_kwargs()["problems"] == [problem]
+
+
+def test_in_use_disk_with_partitions_lists_every_reason(qemu):
+    error = refused(qemu, [{"name": "data", "type": "filesystem", "disks": {"serials": ["BMLABNVME0001"]}}])
+    assert ("disk /dev/nvme0n1 (serial BMLABNVME0001) on caplab is in use: partition table (gpt); nvme0n1p1: xfs "
+            "filesystem signature; nvme0n1p1: mounted at /data; nvme0n1p2: swap signature; nvme0n1p2: active swap"
+            in error.problems[0])
+
+
+def test_allowlist_without_wipe_and_wipe_without_allowlist_say_what_is_missing(fresh):
+    volume = {"name": "scratch", "type": "filesystem", "disks": {"serials": ["NVS-C"]}}
+    error = refused(fresh, [volume], wipe_allowlist=["NVS-C"])
+    assert error.problems[0].endswith("Fix: its serial is in wipe_allowlist: set wipe: true to erase it")
+    error = refused(fresh, [volume], wipe=True, wipe_allowlist=["NVS-A"])
+    assert error.problems[0].endswith("Fix: wipe is true but serial NVS-C is not in wipe_allowlist: add it to erase "
+                                      "the disk")
+
+
+def test_allowlisted_and_wipe_puts_wipefs_first(fresh):
+    volume = {"name": "scratch", "type": "filesystem", "disks": {"serials": ["NVS-C"]}, "mount_point": "/scratch"}
+    dev = [ns["path"] for ns in fresh["namespaces"] if ns["serial"] == "NVS-C"][0]
+    result = plan(fresh, [RAID1_AB, volume], wipe=True, wipe_allowlist=["NVS-C", "NVS-A"])
+    first = result["steps"][0]
+    assert (first["action"], first["device"], first["serial"]) == ("wipefs", dev, "NVS-C")
+    assert first["argv"] == ["wipefs", "--all", dev]
+    assert "ext4 filesystem signature" in first["detail"]
+    # NVS-A is allowlisted but blank: nothing to wipe
+    assert [s["device"] for s in result["steps"] if s["action"] == "wipefs"] == [dev, "/dev/md/data"]
+    assert ("mkfs", dev) in actions(result)
+
+
+def test_allowlisted_disk_in_use_right_now_is_not_wiped(qemu):
+    error = refused(qemu, [{"name": "data", "type": "raid", "raid_level": 1,
+                            "disks": {"serials": ["BMLABNVME0002", "BMLABNVME0003"]}}],
+                    wipe=True, wipe_allowlist=["BMLABNVME0002", "BMLABNVME0003"])
+    assert len(error.problems) == 2
+    assert ("disk /dev/nvme1n1 (serial BMLABNVME0002) on caplab is allowlisted for wiping but in use right now: "
+            "nvme1n1 held by md127" in error.problems[0])
+
+
+def test_wipe_of_a_partitioned_disk_erases_partitions_last_first(qemu):
+    for ns in qemu["namespaces"]:  # as if /data were unmounted and the swap off
+        if ns["serial"] == "BMLABNVME0001":
+            for part in ns["partitions"]:
+                part["mountpoints"] = []
+            ns["in_use_reasons"] = [r for r in ns["in_use_reasons"] if "mounted" not in r and "active swap" not in r]
+    result = plan(qemu, [{"name": "data", "type": "filesystem", "disks": {"serials": ["BMLABNVME0001"]}}],
+                  wipe=True, wipe_allowlist=["BMLABNVME0001"])
+    assert actions(result) == [("wipefs", "/dev/nvme0n1p2"), ("wipefs", "/dev/nvme0n1p1"), ("wipefs", "/dev/nvme0n1"),
+                               ("mkfs", "/dev/nvme0n1")]
+
+
+def test_two_volumes_claiming_one_disk(fresh):
+    error = refused(fresh, [RAID1_AB, {"name": "other", "type": "filesystem", "disks": {"serials": ["NVS-B"]}}])
+    (problem,) = error.problems
+    assert problem.startswith("disk ")
+    assert "(serial NVS-B) is claimed by volume data and volume other" in problem
+
+
+def test_mount_point_used_twice(fresh):
+    error = refused(fresh, [RAID1_AB, {"name": "other", "type": "filesystem", "disks": {"serials": ["NVS-D"]},
+                                       "mount_point": "/data/"}])
+    assert error.problems == ["mount point /data is used twice: by volume data and volume other"]
+
+
+def test_mount_point_in_use_by_something_else(qemu):
+    error = refused(qemu, [{"name": "other", "type": "filesystem", "disks": {"serials": ["BMLABNVME0005"]},
+                            "mount_point": "/scratch"}])
+    assert error.problems == [
+        "volume other: mount point /scratch on caplab is in use: /dev/mapper/vgdata-lvscratch (ext4) is mounted "
+        "there. Fix: unmount it or choose another mount_point"]
+
+
+def test_every_problem_is_reported_at_once(fresh):
+    error = refused(fresh, [
+        {"name": "a", "type": "filesystem", "disks": {"serials": ["NVS-C"]}},
+        {"name": "b", "type": "filesystem", "disks": {"serials": ["NOPE"]}},
+        {"name": "c", "type": "raid", "raid_level": 1, "disks": {"serials": ["NVS-A", "NVS-B"]},
+         "fs_label": "much-too-long-for-xfs"},
+    ])
+    assert len(error.problems) == 1  # layout problems come first, before the host is looked at
+    assert "fs_label 'much-too-long-for-xfs' is longer than the 12 characters xfs allows" in error.problems[0]
+    error = refused(fresh, [
+        {"name": "a", "type": "filesystem", "disks": {"serials": ["NVS-C"]}},
+        {"name": "b", "type": "filesystem", "disks": {"serials": ["NOPE"]}},
+    ])
+    assert [p.split(":")[0] for p in error.problems] == ["volume b", "volume a"]
+    assert "(2 problems)" in error.message
+
+
+@pytest.mark.parametrize("volume, problem", [
+    ({"name": "x", "type": "filesystem", "disks": {"serials": ["NVS-A", "NVS-B"]}},
+     "volume x: a filesystem volume takes exactly one disk, not 2 (use raid or lvm for more)"),
+    ({"name": "x", "type": "filesystem", "disks": {}}, "volume x: disks needs serials, or model_pattern and count"),
+    ({"name": "x", "type": "filesystem", "disks": {"serials": ["NVS-A"], "model_pattern": "Q*", "count": 1}},
+     "volume x: choose disks by serials or by model_pattern + count, not both"),
+    ({"name": "x", "type": "filesystem", "disks": {"model_pattern": "Q*"}},
+     "volume x: model_pattern needs count (a number of disks, 1 or more)"),
+    ({"name": "x", "type": "raid", "raid_level": 5, "disks": {"serials": ["NVS-A", "NVS-B"]}},
+     "volume x: raid_level 5 is not one of 0, 1, 10"),
+    ({"name": "a-name-that-is-too-long", "type": "filesystem", "disks": {"serials": ["NVS-A"]}},
+     "volume a-name-that-is-too-long: the name 'a-name-that-is-too-long' is too long to be the default xfs label "
+     "(12 characters at most): set fs_label"),
+    ({"name": "x", "type": "filesystem", "disks": {"serials": ["NVS-A"]}, "mount_point": "data"},
+     "volume x: mount_point 'data' must be an absolute path other than /"),
+    ({"name": "x", "type": "lvm", "disks": {"serials": ["NVS-A"]}, "mount_point": "/x",
+      "lvs": [{"name": "l", "size": "10G"}]},
+     "volume x: an lvm volume mounts its lvs: set mount_point and fs_label on each entry of lvs"),
+    ({"name": "x", "type": "lvm", "disks": {"serials": ["NVS-A"]}, "lvs": [{"name": "l", "size": "ten"}]},
+     "volume x lv l: size 'ten' is neither a size (10G, 512M) nor a share (100%FREE, 50%VG)"),
+    ({"name": "bad/name", "type": "filesystem", "disks": {"serials": ["NVS-A"]}},
+     "volume bad/name: name must be 1-32 of A-Z a-z 0-9 _ . - starting with a letter or digit"),
+])
+def test_layout_problems(fresh, volume, problem):
+    assert problem in refused(fresh, [volume]).problems
+
+
+# -- already done ------------------------------------------------------------------------
+
+
+def test_already_applied_layout_gives_an_empty_plan(applied):
+    result = plan(applied, [RAID1_AB, LVM_D], wipe=True, wipe_allowlist=["NVS-A", "NVS-B", "NVS-D"])
+    assert result["steps"] == []
+    assert result["warnings"] == []
+    assert result["fstab"] == applied["fstab"]
+    assert result["mdadm_conf"] == applied["mdadm_conf"]
+
+
+def test_safe_mode_still_refuses_the_disk_that_is_not_ours(applied):
+    error = refused(applied, [RAID1_AB, {"name": "scratch", "type": "filesystem", "disks": {"serials": ["NVS-C"]}}])
+    assert len(error.problems) == 1
+    assert "(serial NVS-C) on nvsdev is in use: ext4 filesystem signature" in error.problems[0]
+
+
+def test_array_missing_from_mdadm_conf_and_fstab_is_put_back(applied):
+    state = copy.deepcopy(applied)
+    state["mdadm_conf"] = STOCK_MDADM_CONF
+    state["fstab"] = "/dev/vda / ext4 rw,errors=remount-ro 0 1\n"
+    result = plan(state, [RAID1_AB])
+    assert actions(result) == [("mdadm_conf", "/dev/md/data"), ("fstab", "/dev/md/data"), ("systemd_reload", None),
+                               ("update_initramfs", None)]
+    assert result["steps"][1]["params"]["line"] == \
+        "UUID=92ca8ef8-5787-4ba5-b1d9-277243fb2c6a /data xfs defaults,noatime 0 0"
+
+
+def test_unmounted_filesystem_is_mounted_again(applied):
+    state = copy.deepcopy(applied)
+    state["md_arrays"][0]["mountpoints"] = []
+    state["mounts"] = [m for m in state["mounts"] if m["mountpoint"] != "/data"]
+    result = plan(state, [RAID1_AB])
+    assert actions(result) == [("mount", "/dev/md/data")]
+
+
+def test_changed_mount_options_replace_the_fstab_line(applied):
+    result = plan(applied, [dict(RAID1_AB, mount_options="defaults,noatime,nofail")])
+    assert actions(result) == [("fstab", "/dev/md/data"), ("systemd_reload", None)]
+    assert result["steps"][0]["detail"] == (
+        "replace in /etc/fstab: UUID=92ca8ef8-5787-4ba5-b1d9-277243fb2c6a /data xfs defaults,noatime 0 0 -> "
+        "UUID=92ca8ef8-5787-4ba5-b1d9-277243fb2c6a /data xfs defaults,noatime,nofail 0 0")
+
+
+def test_changing_what_exists_is_refused_not_destroyed(applied):
+    error = refused(applied, [dict(RAID1_AB, raid_level=0), dict(LVM_D, fs_type="ext4",
+                                                                 lvs=[{"name": "models", "size": "1G"}])])
+    assert any("is raid1, the layout says raid0; changing the level is not supported" in p for p in error.problems)
+    assert any("holds xfs, the layout wants ext4; reformatting is not supported" in p for p in error.problems)
+
+
+def test_growing_an_array_is_refused(applied):
+    error = refused(applied, [dict(RAID1_AB, disks={"serials": ["NVS-A", "NVS-B", "NVS-C"]})],
+                    wipe=True, wipe_allowlist=["NVS-C"])
+    (problem,) = error.problems
+    assert "(serial NVS-C) do not; adding or replacing members is not supported" in problem
+
+
+def test_fs_of_a_filesystem_volume_is_recognised_by_its_label(fresh):
+    state = copy.deepcopy(fresh)
+    volume = {"name": "precious", "type": "filesystem", "fs_type": "ext4", "disks": {"serials": ["NVS-C"]}}
+    assert plan(state, [volume])["steps"] == []
+    # another type or label is somebody else's filesystem
+    assert refused(state, [dict(volume, fs_type="xfs", fs_label="precious")]).problems
+    assert refused(state, [dict(volume, fs_label="other")]).problems
+
+
+# -- describing what is there -----------------------------------------------------------------
+
+
+def test_describe_and_summary_of_the_applied_state(applied):
+    described = planner.describe_volumes(applied, [RAID1_AB, LVM_D])
+    raid = described[0]
+    assert raid["device"] == "/dev/md/data"
+    assert raid["raid"]["level"] == "raid1"
+    assert raid["raid"]["label"] == "nvsdev:data"
+    assert raid["raid"]["state"] == "clean"
+    assert raid["filesystems"] == [{"lv": None, "device": "/dev/md/data", "fs_type": "xfs", "label": "data",
+                                    "uuid": "92ca8ef8-5787-4ba5-b1d9-277243fb2c6a", "mount_point": "/data",
+                                    "mounted": True}]
+    assert [fs["device"] for fs in described[1]["filesystems"]] == ["/dev/vgfast/cache", "/dev/vgfast/models"]
+    text = planner.summary_text(described)
+    assert "data: raid /dev/md/data on NVS-A=" in text
+    assert "raid1 UUID bbe5a50c:90b64f12:bd65f949:d59a685f name nvsdev:data" in text
+    assert "  /dev/vgfast/cache: ext4 UUID=ffa60a2b-9c48-4b44-a0f9-ff6fc6140d50 LABEL=cache, mounted at /cache" in text
+
+
+def test_predicted_summary_of_a_fresh_plan_matches_the_described_shape(fresh):
+    result = plan(fresh, [RAID1_AB])
+    text = planner.summary_text(result["predicted"])
+    assert "raid1 UUID 00000000:00004000:80000000:00000001 name nvsdev:data" in text
+    assert "/dev/md/data: xfs UUID=00000000-0000-4000-8000-000000000002 LABEL=data, mounted at /data" in text
+    before = planner.summary_text(planner.describe_volumes(fresh, [RAID1_AB]))
+    assert before.startswith("data: raid /dev/md/data on NVS-A=")
+    assert "xfs" not in before
+
+
+def test_md_label_is_what_mdadm_wrote_on_the_members():
+    # wipefs --json of a member of the array nvme_storage created on vrack VM nvsdev
+    sig = signatures.parse_wipefs_json(read_fixture(*VRACK + ("wipefs_nvme0n1.json",)), "/dev/nvme0n1")[0]
+    assert sig["type"] == "linux_raid_member"
+    assert sig["label"] == planner.md_label("nvsdev", "data")
+    # mdadm keeps the host only while "host:name" fits its 32-byte name field
+    assert planner.md_label("gpu-node-017.dc1.example.com", "datasets") == "datasets"
