@@ -416,7 +416,7 @@ class PostgreSQL(Service):
                 "-c full_page_writes=off -c synchronous_commit=off -c max_connections=50")
         proc = spawn([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(logfile), "-w",
                       "-t", str(int(self.st.timeout)), "-s", "-o", opts, "start"],
-                     self.st, self.name, cwd=self.dir, env=env, check=False, **self._as_owner())
+                     self.st, self.name, cwd=self.dir, env=env, **self._as_owner())
         if proc.wait() != 0:
             raise StackError(f"pg_ctl start failed for postgresql (exit {proc.returncode})\n"
                              + log_tail(self.st, self.name, self.sec))
