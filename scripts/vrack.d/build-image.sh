@@ -229,7 +229,7 @@ chmod 755 "$root/etc/initramfs-tools/scripts/init-bottom/vrack-dev"
 echo RESUME=none >"$root/etc/initramfs-tools/conf.d/resume"
 sed -i "s/^INITRDSTART=.*/INITRDSTART='none'/" "$root/etc/default/mdadm"
 grep -q "^INITRDSTART='none'" "$root/etc/default/mdadm" || echo "INITRDSTART='none'" >>"$root/etc/default/mdadm"
-kver=$(basename "$(ls -1 "$root"/boot/vmlinuz-* | sort -V | tail -n 1)")
+kver=$(find "$root/boot" -maxdepth 1 -name 'vmlinuz-*' -printf '%f\n' | sort -V | tail -n 1)
 kver=${kver#vmlinuz-}
 mount -t proc proc "$root/proc"
 chroot "$root" update-initramfs -u -k "$kver" >>"$out/debootstrap.log" 2>&1
