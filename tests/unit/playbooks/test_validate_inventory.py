@@ -75,3 +75,10 @@ def test_an_inventory_without_control_plane_fails_with_the_fix(tmp_path, text):
 def test_the_shipped_ha_example_inventory_is_valid():
     result = run_inventory(ROOT / "inventories" / "example_ha")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_lab_inventory_is_valid_and_its_connection_vars_spare_localhost():
+    # The first play of site.yml runs on localhost: the lab's VM connection
+    # variables (ports of the virtual rack) must not apply to it.
+    result = run_inventory(ROOT / "inventories" / "lab")
+    assert result.returncode == 0, result.stdout + result.stderr
