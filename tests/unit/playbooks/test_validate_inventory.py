@@ -1,13 +1,11 @@
 """playbooks/validate_inventory.yml, run for real by ansible-playbook on
 localhost against small inventories (no remote host is contacted)."""
-import os
-import pathlib
-import subprocess
 import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
+from ansible_collections.baremetal.mlops.tests.unit.ansible_cli import ROOT, run_ansible
+
 PLAYBOOK = ROOT / "playbooks" / "validate_inventory.yml"
 
 
@@ -18,13 +16,8 @@ def run(tmp_path, inventory_text):
 
 
 def run_inventory(inv):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    bindir = pathlib.Path(sys.executable).parent
-    return subprocess.run(
-        [str(bindir / "ansible-playbook"), "-i", str(inv), str(PLAYBOOK),
-         "-e", f"ansible_python_interpreter={sys.executable}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )
+    return run_ansible("ansible-playbook", "-i", inv, PLAYBOOK,
+                       "-e", f"ansible_python_interpreter={sys.executable}", timeout=120)
 
 
 GOOD = """

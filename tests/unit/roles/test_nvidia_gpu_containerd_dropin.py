@@ -1,16 +1,14 @@
 """The nvidia_gpu role's containerd drop-in, rendered by ansible's template
 module for real (localhost, into a temp dir) and parsed as TOML. Validated
 only: no containerd runs here."""
-import os
-import pathlib
-import subprocess
 import sys
 import textwrap
 import tomllib
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
+from ansible_collections.baremetal.mlops.tests.unit.ansible_cli import ROOT, run_ansible
+
 TEMPLATE = ROOT / "roles" / "nvidia_gpu" / "templates" / "containerd-nvidia.toml.j2"
 
 
@@ -32,11 +30,8 @@ def render(tmp_path, version, default_runtime):
                 dest: {dest}
                 mode: "0644"
         """))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    result = subprocess.run(
-        [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-         "-e", f"ansible_python_interpreter={sys.executable}", str(play)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    result = run_ansible("ansible-playbook", "-i", "localhost,", "-c", "local",
+                         "-e", f"ansible_python_interpreter={sys.executable}", play, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     return tomllib.loads(dest.read_text())
 

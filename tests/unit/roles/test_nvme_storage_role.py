@@ -1,13 +1,10 @@
 """The nvme_storage role run by ansible-playbook on this machine, without touching a disk:
 bad variables fail in the argument spec check before any task, and an empty
 layout does nothing at all (not even reading the drives)."""
-import os
-import pathlib
-import subprocess
 import sys
 import textwrap
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
+from ansible_collections.baremetal.mlops.tests.unit.ansible_cli import run_ansible
 
 
 def run_play(tmp_path, extra_vars, check=True):
@@ -22,12 +19,7 @@ def run_play(tmp_path, extra_vars, check=True):
           roles:
             - role: baremetal.mlops.nvme_storage
         """))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    argv = [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
-            str(tmp_path / "play.yml")]
-    if check:
-        argv.append("--check")
-    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False)
+    return run_ansible("ansible-playbook", "-i", "localhost,", tmp_path / "play.yml", *(["--check"] if check else []))
 
 
 def test_empty_layout_does_nothing(tmp_path):

@@ -1,14 +1,11 @@
 """The preflight role run for real by ansible-playbook on this machine, with
 two inventory hosts that both connect locally: every problem of every host
 must come out in one failure."""
-import os
-import pathlib
 import socket
-import subprocess
 import sys
 import textwrap
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
+from ansible_collections.baremetal.mlops.tests.unit.ansible_cli import run_ansible
 
 
 def run_play(tmp_path, port, extra=""):
@@ -41,11 +38,7 @@ def run_play(tmp_path, port, extra=""):
           roles:
             - role: baremetal.mlops.preflight
         """))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    return subprocess.run(
-        [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", str(tmp_path / "hosts.yml"),
-         str(tmp_path / "play.yml")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False)
+    return run_ansible("ansible-playbook", "-i", tmp_path / "hosts.yml", tmp_path / "play.yml")
 
 
 def free_port():

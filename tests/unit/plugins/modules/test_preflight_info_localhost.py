@@ -1,23 +1,17 @@
 """preflight_info run for real by ansible on this machine (localhost)."""
 import json
-import os
-import pathlib
 import socket
-import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[4]
+from ansible_collections.baremetal.mlops.tests.unit.ansible_cli import run_ansible
 
 
 def run_module(args):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
-    bindir = pathlib.Path(sys.executable).parent
-    result = subprocess.run(
-        [str(bindir / "ansible"), "localhost", "-i", "localhost,", "-c", "local",
-         "-e", f"ansible_python_interpreter={sys.executable}",
-         "-m", "baremetal.mlops.preflight_info", "-a", json.dumps(args)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    result = run_ansible(
+        "ansible", "localhost", "-i", "localhost,", "-c", "local",
+        "-e", f"ansible_python_interpreter={sys.executable}",
+        "-m", "baremetal.mlops.preflight_info", "-a", json.dumps(args),
+        env={"ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}, timeout=120)
     assert result.returncode in (0, 2), result.stdout + result.stderr
     return json.loads(result.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
