@@ -49,6 +49,10 @@ class MlopsError(Exception):
         kwargs["msg"] = self.message
         if self.device:
             kwargs["device"] = self.device
+        if self.component:
+            kwargs.setdefault("component", self.component)
+        if self.hint:
+            kwargs.setdefault("hint", self.hint)
         return kwargs
 
 

@@ -1,0 +1,158 @@
+"""Judging of verify.yml observations (module_utils/verify/checks.py)."""
+
+import json
+import pathlib
+
+import pytest
+
+from ansible_collections.baremetal.mlops.plugins.module_utils.verify import checks, report
+
+FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "fixtures" / "verify"
+
+
+def by_check(records):
+    return {r["check"]: r for r in records}
+
+
+def test_postgresql_headroom_ok_and_exhausted():
+    ok = checks.postgresql({"max_connections": 100, "reserved_connections": 3, "used_connections": 10},
+                           "db:5432", 20)[0]
+    assert ok["ok"] and "10 of 97" in ok["seen"] and ok["fix"] == ""
+    bad = checks.postgresql({"max_connections": 100, "reserved_connections": 3, "used_connections": 90},
+                            "db:5432", 20)[0]
+    assert not bad["ok"]
+    assert "90 of 97" in bad["seen"] and "7.2% free" in bad["seen"]
+    assert "PgBouncer" in bad["fix"]
+
+
+@pytest.mark.parametrize("info,failing", [
+    ({"maxmemory": 268435456, "maxmemory_human": "256.00M", "maxmemory_policy": "allkeys-lru"}, set()),
+    ({"maxmemory": 268435456, "maxmemory_human": "256.00M", "maxmemory_policy": "noeviction"}, {"eviction policy"}),
+    ({"maxmemory": 0, "maxmemory_human": "0B", "maxmemory_policy": "allkeys-lru"}, {"maxmemory set"}),
+])
+def test_redis(info, failing):
+    records = checks.redis(info, "r:6379", "allkeys-lru")
+    assert {r["check"] for r in records if not r["ok"]} == failing
+    for rec in records:
+        assert rec["seen"].startswith("r:6379")
+
+
+def test_mlflow_probe_separates_artifact_store_from_tracking():
+    result = {"steps": [
+        {"name": "tracking", "ok": True}, {"name": "params", "ok": True}, {"name": "metrics", "ok": True},
+        {"name": "artifact_write", "ok": False, "error": "HTTP 500 from /api/2.0/mlflow-artifacts"},
+        {"name": "artifact_read", "ok": False, "skipped": True}]}
+    recs = {r["component"]: r for r in checks.mlflow_probe(result, "http://mlflow")}
+    assert recs["mlflow"]["ok"]
+    assert not recs["mlflow artifact store"]["ok"]
+    assert "artifact_write failed" in recs["mlflow artifact store"]["seen"]
+    assert "S3" in recs["mlflow artifact store"]["fix"]
+
+
+def test_mlflow_champion_missing_alias_and_model():
+    info = {"exists": True, "registered_model": {"aliases": {"challenger": "3"}}, "alias_versions": {}}
+    rec = checks.mlflow_champion(info, "fraud", "champion")[0]
+    assert not rec["ok"] and "no alias champion" in rec["seen"] and "challenger" in rec["seen"]
+    rec = checks.mlflow_champion({"exists": False}, "fraud", "champion")[0]
+    assert not rec["ok"] and "does not exist" in rec["seen"]
+    ready = {"exists": True, "alias_versions": {"champion": {"version": "2", "status": "READY", "source": "m"}}}
+    assert checks.mlflow_champion(ready, "fraud", "champion")[0]["ok"]
+
+
+def test_feast_stale_and_missing():
+    result = {"freshness": [
+        {"feature_view": "driver_hourly_stats", "newest_event_timestamp": "2026-11-20T10:00:00+00:00",
+         "age_s": 3 * 86400.0, "max_age_s": 3600, "fresh": False, "missing": [], "values": {"conv_rate": [0.5]}},
+        {"feature_view": "other", "missing": ["driver_id=1"], "fresh": False}]}
+    recs = checks.feast(result, "/repo")
+    stale = [r for r in recs if r["check"] == "driver_hourly_stats fresh"][0]
+    assert not stale["ok"] and "stale" in stale["seen"] and "3.0 days" in stale["seen"]
+    assert "materialize" in stale["fix"]
+    assert not [r for r in recs if r["check"] == "other values present"][0]["ok"]
+    assert not checks.feast({"freshness": []}, "/repo")[0]["ok"]
+
+
+def test_kserve_reports_both_versions():
+    result = {"ready": True, "live": True, "matches": True, "prediction": [1], "served_version": "1"}
+    recs = by_check(checks.kserve(result, "fraud", "http://ks", champion={"version": "2"}))
+    rec = recs["fraud serves the champion"]
+    assert not rec["ok"]
+    assert "serves version 1" in rec["seen"] and "champion is version 2" in rec["seen"]
+    assert recs["fraud prediction"]["ok"]
+    same = by_check(checks.kserve(result, "fraud", "http://ks", champion={"version": 1}))
+    assert same["fraud serves the champion"]["ok"]
+
+
+def test_kserve_unknown_served_version_fails_not_passes():
+    result = {"ready": True, "live": True, "matches": None, "served_version": None}
+    rec = by_check(checks.kserve(result, "m", "u", champion={"version": "2"}))["m serves the champion"]
+    assert not rec["ok"] and "does not report" in rec["seen"]
+
+
+def test_kserve_not_ready_stops_there():
+    recs = checks.kserve({"ready": False, "live": True}, "m", "u", champion={"version": "2"})
+    assert len(recs) == 1 and not recs[0]["ok"]
+
+
+def test_mdstat_clean_and_degraded():
+    clean = checks.md_arrays((FIXTURES / "mdstat-raid1-clean.txt").read_text(), "w1")
+    assert [(r["check"], r["ok"]) for r in clean] == [("md127 clean", True)]
+    assert clean[0]["host"] == "w1"
+    recs = by_check(checks.md_arrays((FIXTURES / "mdstat-raid1-degraded-recovery.txt").read_text(), "w1"))
+    assert recs["md126 clean"]["ok"]
+    assert not recs["md127 clean"]["ok"]
+    assert "[2/1]" in recs["md127 clean"]["seen"] and "recovery" in recs["md127 clean"]["seen"]
+    assert checks.md_arrays("Personalities : \nunused devices: <none>\n", "w1") == []
+
+
+def test_mount_checks():
+    recs = by_check(checks.mount("/data /dev/md127 xfs rw,relatime", "/data", True, "w1"))
+    assert recs["/data mounted"]["ok"] and recs["/data writable"]["ok"]
+    recs = by_check(checks.mount("/ /dev/vda1 ext4 rw,relatime", "/data", True, "w1"))
+    assert not recs["/data mounted"]["ok"] and "it is on /" in recs["/data mounted"]["seen"]
+    assert "/data writable" not in recs
+    recs = by_check(checks.mount("/data /dev/md127 xfs ro,relatime", "/data", False, "w1"))
+    assert not recs["/data writable"]["ok"]
+    assert not checks.mount("", "/nope", False, "w1")[0]["ok"]
+
+
+def test_gpus():
+    facts = {"nvidia_gpus": [{"bus_id": "0000:17:00.0", "state": "ok"}, {"bus_id": "0000:31:00.0", "state": "lost"}],
+             "nvidia_driver": {"loaded": True, "version": "535.309.01", "state": None}}
+    recs = by_check(checks.gpus(facts, "g1", "535.309.01"))
+    assert not recs["GPUs healthy"]["ok"] and "0000:31:00.0 lost" in recs["GPUs healthy"]["seen"]
+    assert recs["NVIDIA driver"]["ok"]
+    recs = by_check(checks.gpus({"nvidia_gpus": [], "nvidia_driver": {"loaded": False}}, "g1", "535.309.01"))
+    assert not recs["GPUs healthy"]["ok"] and not recs["NVIDIA driver"]["ok"]
+
+
+def test_k8s_nodes_from_api_objects():
+    nodes = json.loads((FIXTURES / "k8s-nodes.json").read_text())
+    recs = by_check(checks.k8s_nodes(nodes, "1.35.1", gpu_nodes=["gpu1", "gpu2"]))
+    assert recs["cp1 Ready"]["ok"] and recs["cp1 kubelet version"]["ok"]
+    assert recs["gpu1 GPU allocatable"]["ok"]
+    assert not recs["gpu2 Ready"]["ok"] and "NodeStatusUnknown" in recs["gpu2 Ready"]["seen"]
+    assert not recs["gpu2 kubelet version"]["ok"] and "v1.34.3" in recs["gpu2 kubelet version"]["seen"]
+    assert not recs["gpu2 GPU allocatable"]["ok"]
+    assert "cp1 GPU allocatable" not in recs
+    assert not checks.k8s_nodes([], "1.35.1")[0]["ok"]
+
+
+def test_from_error_splits_fix_from_message():
+    rec = checks.from_error({"msg": "http://s3 s3: cannot connect. Fix: check the URL", "hint": "check the URL"},
+                            "data_services", "s3", "write and read back", "x", "generic")[0]
+    assert rec["seen"] == "http://s3 s3: cannot connect." and rec["fix"] == "check the URL"
+    rec = checks.from_error({"msg": "boom"}, "l", "c", "k", "x", "generic")[0]
+    assert rec["fix"] == "generic" and not rec["ok"]
+
+
+def test_report_orders_by_layer_and_fails_empty():
+    recs = checks.kserve({"ready": False}, "m", "u") + checks.redis(
+        {"maxmemory": 1, "maxmemory_policy": "allkeys-lru"}, "r", "allkeys-lru")
+    rep = report.build(recs)
+    assert [c["layer"] for c in rep["checks"]] == ["data_services", "data_services", "kserve"]
+    assert not rep["ok"] and rep["counts"] == {"checks": 3, "passed": 2, "failed": 1}
+    text = report.summary(rep)
+    assert "verify FAILED" in text and "FAIL kserve/kserve: m ready" in text and "fix:" in text
+    empty = report.build([])
+    assert not empty["ok"] and "no check ran" in report.summary(empty)
