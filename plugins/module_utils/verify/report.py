@@ -22,7 +22,8 @@ def build(checks, started=None, finished=None, duration_s=None, layers=None):
         "started": started,
         "finished": finished,
         "duration_s": duration_s,
-        "layers": layers or seen_layers,
+        "layers": sorted(layers, key=lambda name: LAYERS.index(name) if name in LAYERS else len(LAYERS))
+        if layers else seen_layers,
         "counts": {"checks": len(ordered), "passed": len(ordered) - len(failed), "failed": len(failed)},
         "failures": failed,
         "checks": ordered,

@@ -1,0 +1,228 @@
+"""verify.yml against the real service stack: green when healthy, and failing
+loudly, naming the component, on each breakage the issue lists — then green
+again once repaired.
+
+Real servers throughout (PostgreSQL, Redis, SeaweedFS S3, MLflow, Feast on
+PostgreSQL + Redis, a KServe model server). Not run here: the hardware layer
+(runs in the nvme_storage Molecule scenario's VMs) and the kubernetes layer
+(needs a cluster; its rules are unit-tested in
+tests/unit/plugins/module_utils/verify).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import threading
+
+import psycopg2
+import pytest
+import redis as redis_py
+
+from platform_helpers import (EXPECTED_V2, STALE_DRIVER, Platform, refresh_feast, run_verify, set_alias)
+
+SERVICE_LAYERS = "data_services,mlflow,feast,kserve"
+
+
+@pytest.fixture(scope="module")
+def platform(stack, tmp_path_factory):
+    plat = Platform(stack, tmp_path_factory.mktemp("platform"))
+    try:
+        yield plat
+    finally:
+        plat.close()
+
+
+@pytest.fixture
+def report_dir(tmp_path):
+    return tmp_path / "report"
+
+
+def assert_green(run):
+    assert run.report is not None, run.explain()
+    assert run.proc.returncode == 0 and run.report["ok"], run.explain()
+    assert run.report["counts"]["failed"] == 0
+
+
+def assert_fails(run, component):
+    assert run.report is not None, run.explain()
+    assert run.proc.returncode != 0, run.explain()
+    failed = run.failed(component)
+    assert failed, f"expected a failure of {component}, got {run.failures}\n{run.explain()}"
+    return failed
+
+
+def test_verify_green_on_the_healthy_platform_and_changes_nothing(platform, report_dir):
+    run = run_verify(platform.inventory(), report_dir, SERVICE_LAYERS)
+    assert_green(run)
+    report = run.report
+    components = {c["component"] for c in report["checks"]}
+    assert {"postgresql", "redis", "s3", "mlflow", "mlflow artifact store", "mlflow registry",
+            "feast online store", "kserve"} <= components
+    assert report["layers"] == ["data_services", "mlflow", "feast", "kserve"]
+    assert (report_dir / "verify-summary.txt").read_text().startswith("verify PASSED")
+    # Read-only: nothing reports a change.
+    assert "changed=0" in run.proc.stdout, run.explain()
+    # The served model is the champion, and says so.
+    assert "serves version 1; registry champion is version 1" in run.check("kserve", "serves the champion")["seen"]
+
+
+def test_s3_down_while_mlflow_tracks_names_the_artifact_store(platform, stack, report_dir):
+    stack.cli.run("stop", "seaweedfs")
+    try:
+        run = run_verify(platform.inventory(), report_dir, "mlflow")
+        failed = assert_fails(run, "mlflow artifact store")
+        assert "artifact" in failed[0]["seen"]
+        assert "S3" in failed[0]["fix"]
+        # Tracking itself still works, and verify says so: the blame is on the artifact store only.
+        assert run.check("mlflow", "tracking")["ok"], run.explain()
+        assert not run.failed("mlflow")
+    finally:
+        stack.cli.run("start", "seaweedfs")
+    assert_green(run_verify(platform.inventory(), report_dir, "mlflow"))
+
+
+def test_stale_feast_values_behind_successful_reads_fail_as_stale(platform, stack, report_dir):
+    stale_probe = {"probes": [{"feature_view": "driver_hourly_stats", "entity_rows": [{"driver_id": STALE_DRIVER}],
+                               "max_age_s": 3600}]}
+    inventory = platform.inventory("stale.yml", verify_feast=stale_probe)
+    run = run_verify(inventory, report_dir, "feast")
+    failed = assert_fails(run, "feast online store")
+    assert "stale" in failed[0]["seen"] and re.search(r"3\.\d h old", failed[0]["seen"]), failed
+    assert "materializ" in failed[0]["fix"]
+    refresh_feast(stack, [STALE_DRIVER])
+    assert_green(run_verify(inventory, report_dir, "feast"))
+
+
+def test_champion_moved_away_from_the_served_version_reports_both(platform, stack, report_dir):
+    set_alias(stack, platform.model, "champion", platform.versions[1])
+    try:
+        run = run_verify(platform.inventory(), report_dir, "kserve")
+        failed = assert_fails(run, "kserve")
+        mismatch = [c for c in failed if "serves the champion" in c["check"]]
+        assert mismatch, failed
+        assert "serves version 1; registry champion is version 2" in mismatch[0]["seen"]
+        # The prediction still matches what version 1 answers: only the version check catches it.
+        assert run.check("kserve", "prediction")["ok"]
+        # A probe expecting version 2's answer catches the served model too.
+        expecting_v2 = platform.inventory("v2.yml", verify_kserve={"expected": EXPECTED_V2})
+        run = run_verify(expecting_v2, report_dir, "kserve")
+        assert not run.check("kserve", "prediction")["ok"]
+    finally:
+        set_alias(stack, platform.model, "champion", platform.versions[0])
+    assert_green(run_verify(platform.inventory(), report_dir, "kserve"))
+
+
+@contextlib.contextmanager
+def silent_tcp_server():
+    """Accepts connections and never answers: a hung endpoint."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    conns = []
+    stop = threading.Event()
+
+    def accept():
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                conns.append(sock.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in conns:
+            conn.close()
+        sock.close()
+
+
+def closed_port() -> str:
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("case", ["hung", "refused", "not_s3"])
+def test_wrong_or_unreachable_s3_endpoint_fails_by_itself_naming_it(platform, report_dir, case):
+    with contextlib.ExitStack() as stack_:
+        if case == "hung":
+            endpoint = stack_.enter_context(silent_tcp_server())
+        elif case == "refused":
+            endpoint = closed_port()
+        else:  # another HTTP service where S3 should be
+            endpoint = platform.stack.mlflow_uri
+        inventory = platform.inventory(f"s3-{case}.yml", verify_s3={"endpoint_url": endpoint}, verify_timeout_s=3)
+        run = run_verify(inventory, report_dir, "data_services")
+    failed = assert_fails(run, "s3")
+    seen = failed[0]["seen"]
+    assert endpoint in seen
+    # The probe gave up by itself (its own message), not the task timeout that guards it.
+    expected = {"hung": "timed out", "refused": "cannot connect", "not_s3": "not like an S3 service"}[case]
+    assert expected in seen, seen
+    assert "The task timed out" not in run.proc.stdout
+    # The other data services are judged all the same.
+    assert run.check("redis", "eviction policy")["ok"]
+
+
+def test_wrong_s3_keys_is_an_authentication_error(platform, report_dir):
+    inventory = platform.inventory("s3-keys.yml", verify_s3={"secret_key": "not-the-secret"})
+    run = run_verify(inventory, report_dir, "data_services")
+    failed = assert_fails(run, "s3")
+    assert "authentication failed" in failed[0]["seen"]
+    assert "access key and secret key" in failed[0]["fix"]
+    assert "not-the-secret" not in run.proc.stdout + run.proc.stderr + str(run.report)
+
+
+def redis_client(stack):
+    v = stack.vars
+    return redis_py.Redis(host=v["MLOPS_REDIS_HOST"], port=int(v["MLOPS_REDIS_PORT"]),
+                          password=v["MLOPS_REDIS_PASSWORD"], socket_timeout=10)
+
+
+def test_redis_noeviction_and_no_maxmemory_are_flagged(platform, stack, report_dir):
+    client = redis_client(stack)
+    before = client.config_get("maxmemory*")
+    try:
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", 0)
+        run = run_verify(platform.inventory(), report_dir, "data_services")
+        failed = {c["check"]: c for c in assert_fails(run, "redis")}
+        assert "noeviction" in failed["eviction policy"]["seen"]
+        assert "unlimited" in failed["maxmemory set"]["seen"]
+    finally:
+        client.config_set("maxmemory", before["maxmemory"])
+        client.config_set("maxmemory-policy", before["maxmemory-policy"])
+        client.close()
+    assert_green(run_verify(platform.inventory(), report_dir, "data_services"))
+
+
+def test_postgresql_close_to_max_connections_is_flagged(platform, stack, report_dir):
+    kwargs = stack.pg()
+    probe = psycopg2.connect(**kwargs)
+    with probe.cursor() as cur:
+        cur.execute("SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int,"
+                    " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')")
+        usable, used = cur.fetchone()
+    probe.close()
+    # Leave 10% free (less than the 20% the inventory asks for), and room for verify's own connection.
+    hold = [psycopg2.connect(**kwargs) for _ in range(max(0, int(usable * 0.9) - used))]
+    try:
+        run = run_verify(platform.inventory(), report_dir, "data_services")
+        failed = assert_fails(run, "postgresql")
+        assert "connections in use" in failed[0]["seen"] and "PgBouncer" in failed[0]["fix"]
+    finally:
+        for conn in hold:
+            conn.close()
+    assert_green(run_verify(platform.inventory(), report_dir, "data_services"))
+
+
+def test_a_selected_layer_without_endpoints_fails_instead_of_passing_silently(platform, report_dir):
+    inventory = platform.inventory("unconfigured.yml", verify_redis={})
+    run = run_verify(inventory, report_dir, "data_services")
+    failed = assert_fails(run, "redis")
+    assert "verify_redis is not set" in failed[0]["seen"]
