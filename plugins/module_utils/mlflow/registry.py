@@ -1,0 +1,265 @@
+# Copyright (c) 2026, baremetal.mlops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""MLflow model registry: registered models, versions and aliases.
+
+Pure helpers shape what the modules return (:func:`version_view`,
+:func:`registered_model_view`), pick the version that already holds a source
+(:func:`find_version`) and plan alias changes (:func:`plan_alias`). The
+functions that take a ``conn`` (an :class:`~.client.MlflowConnection`) read
+and write through it, so every error names the tracking URI.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.baremetal.mlops.plugins.module_utils.mlflow.exceptions import (
+    MlflowError,
+    MlflowRefusedError,
+)
+from ansible_collections.baremetal.mlops.plugins.module_utils.mlflow.experiment import normalize_tags
+
+READY = "READY"
+PENDING = "PENDING_REGISTRATION"
+FAILED = "FAILED_REGISTRATION"
+MLMODEL = "MLmodel"
+PAGE_SIZE = 1000
+POLL_INTERVAL = 0.5
+
+
+def version_number(version):
+    """A model version number as an int (MLflow hands them out as strings)."""
+    return int(version)
+
+
+def runs_uri(run_id, artifact_path):
+    """``runs:/<run_id>/<artifact_path>``."""
+    return "runs:/%s/%s" % (run_id, artifact_path.strip("/"))
+
+
+def join_uri(base, path):
+    """``base`` and ``path`` joined by one slash."""
+    return "%s/%s" % (base.rstrip("/"), path.strip("/"))
+
+
+def versions_by_alias(aliases):
+    """``{version: [alias, ...]}`` from a registered model's ``{alias: version}``."""
+    out = {}
+    for alias, version in (aliases or {}).items():
+        out.setdefault(version_number(version), []).append(alias)
+    return dict((version, sorted(names)) for version, names in out.items())
+
+
+def version_view(mv, aliases=None):
+    """What the modules return about an MLflow ``ModelVersion``.
+
+    :param aliases: the registered model's ``{alias: version}``; search
+        results do not carry aliases, so they come from the model.
+    """
+    number = version_number(mv.version)
+    if aliases is None:
+        names = sorted(getattr(mv, "aliases", None) or [])
+    else:
+        names = versions_by_alias(aliases).get(number, [])
+    return dict(
+        name=mv.name,
+        version=number,
+        source=mv.source,
+        run_id=mv.run_id or None,
+        status=mv.status,
+        tags=dict(mv.tags or {}),
+        aliases=names,
+        description=mv.description or "",
+        creation_timestamp=mv.creation_timestamp,
+        last_updated_timestamp=mv.last_updated_timestamp,
+    )
+
+
+def registered_model_view(rm):
+    """What the modules return about an MLflow ``RegisteredModel`` (None for None)."""
+    if rm is None:
+        return None
+    return dict(
+        name=rm.name,
+        description=rm.description or "",
+        tags=dict(rm.tags or {}),
+        aliases=dict((alias, version_number(version)) for alias, version in (rm.aliases or {}).items()),
+    )
+
+
+def same_source(left, right):
+    """Whether two model sources name the same place (a trailing slash aside)."""
+    return (left or "").rstrip("/") == (right or "").rstrip("/")
+
+
+def find_version(versions, sources, run_id=None):
+    """The newest of ``versions`` (views) whose source is one of ``sources`` and, if given, whose run is ``run_id``."""
+    matches = [v for v in versions
+               if any(same_source(v["source"], s) for s in sources) and (run_id is None or v["run_id"] == run_id)]
+    return max(matches, key=lambda v: v["version"]) if matches else None
+
+
+def plan_version_update(current, tags=None, description=None):
+    """Changes that make version ``current`` (a view) carry ``tags`` and ``description``.
+
+    Tags not named are left alone. Returns ``dict(actions=[...], after=view)``;
+    each action is ``set_tag`` (``key``, ``value``) or ``set_description``
+    (``description``).
+    """
+    actions = []
+    after = dict(current, tags=dict(current["tags"]))
+    desired = normalize_tags(tags)
+    for key in sorted(desired):
+        if current["tags"].get(key) != desired[key]:
+            actions.append(dict(action="set_tag", key=key, value=desired[key]))
+            after["tags"][key] = desired[key]
+    if description is not None and description != current["description"]:
+        actions.append(dict(action="set_description", description=description))
+        after["description"] = description
+    return dict(actions=actions, after=after)
+
+
+def plan_alias(aliases, alias, state, version=None):
+    """What to do so that ``alias`` of a model with ``aliases`` ({alias: version}) is in ``state``.
+
+    For ``absent`` with a ``version``, the alias is only removed while it
+    points to that version. Returns ``dict(action, version, previous_version)``:
+    ``action`` is ``set``, ``delete`` or None (nothing to do); ``version``
+    is where the alias points afterwards (None when it does not exist);
+    ``previous_version`` where it pointed before (None when it did not exist).
+    """
+    current = aliases.get(alias)
+    previous = version_number(current) if current is not None else None
+    if state == "present":
+        wanted = version_number(version)
+        return dict(action=None if previous == wanted else "set", version=wanted, previous_version=previous)
+    if previous is None or (version is not None and previous != version_number(version)):
+        return dict(action=None, version=previous, previous_version=previous)
+    return dict(action="delete", version=None, previous_version=previous)
+
+
+def _name_filter(name, tracking_uri=None):
+    if "'" not in name:
+        return "name = '%s'" % name
+    if '"' not in name:
+        return 'name = "%s"' % name
+    raise MlflowRefusedError("model name %r has both kinds of quotes; it cannot be searched for." % name,
+                             tracking_uri=tracking_uri, hint="use a model name without quotes")
+
+
+def get_registered_model(conn, name):
+    """The ``RegisteredModel`` named ``name``, or None."""
+    return conn.get("look up registered model '%s'" % name, "get_registered_model", name)
+
+
+def list_versions(conn, name, limit=None):
+    """``ModelVersion`` objects of model ``name``, newest first, at most ``limit`` (all when None)."""
+    found = []
+    token = None
+    while limit is None or len(found) < limit:
+        size = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - len(found))
+        page = conn.call("list versions of registered model '%s'" % name, "search_model_versions",
+                         filter_string=_name_filter(name, conn.tracking_uri), max_results=size,
+                         order_by=["version_number DESC"], page_token=token)
+        found.extend(page)
+        token = getattr(page, "token", None)
+        if not token or not page:
+            break
+    found.sort(key=lambda mv: version_number(mv.version), reverse=True)
+    return found if limit is None else found[:limit]
+
+
+def resolve_run_source(conn, run_id, artifact_path):
+    """Where the model that run ``run_id`` logged at ``artifact_path`` is, as MLflow registers it.
+
+    Like ``mlflow.register_model("runs:/<run_id>/<artifact_path>")``: a logged
+    model (MLflow 3) named ``artifact_path`` from that run gives
+    ``models:/<model_id>``; otherwise an ``MLmodel`` file under
+    ``<run artifact URI>/<artifact_path>`` gives that URI.
+
+    :returns: ``dict(source, model_id, sources)``; ``sources`` are every
+        source an earlier registration of the same model may carry.
+    :raises MlflowRefusedError: no such run, or no model at that path.
+    """
+    run = conn.get("read run %s" % run_id, "get_run", run_id)
+    if run is None:
+        raise MlflowRefusedError("run %s does not exist; nothing was changed." % run_id,
+                                 tracking_uri=conn.tracking_uri,
+                                 hint="give the run_id of a run of this tracking server")
+    path = artifact_path.strip("/")
+    sources = [runs_uri(run_id, path), join_uri(run.info.artifact_uri, path)]
+    logged = conn.call("search logged models of run %s" % run_id, "search_logged_models",
+                       experiment_ids=[run.info.experiment_id], filter_string="name = '%s'" % path.replace("'", ""))
+    logged = [m for m in logged if m.source_run_id == run_id]
+    if logged:
+        model = max(logged, key=lambda m: m.creation_timestamp or 0)
+        source = "models:/%s" % model.model_id
+        return dict(source=source, model_id=model.model_id, sources=[source] + sources)
+    files = conn.call("list artifacts of run %s at '%s'" % (run_id, path), "list_artifacts", run_id, path,
+                      component="mlflow artifact store")
+    if any(f.path.rstrip("/").split("/")[-1] == MLMODEL for f in files):
+        return dict(source=sources[1], model_id=None, sources=sources)
+    raise MlflowRefusedError(
+        "run %s has no model at artifact path '%s' (no logged model of that name, no %s file under %s); nothing "
+        "was changed." % (run_id, path, MLMODEL, sources[1]),
+        tracking_uri=conn.tracking_uri,
+        hint="set artifact_path to the name the model was logged under (log_model(name=...)), or give source")
+
+
+def create_version(conn, name, source, run_id=None, tags=None, description=None, model_id=None):
+    """Register a new version of ``name`` (created if missing); returns its number."""
+    if get_registered_model(conn, name) is None:
+        conn.call("create registered model '%s'" % name, "create_registered_model", name)
+    kwargs = dict(run_id=run_id, tags=normalize_tags(tags) or None, description=description, await_creation_for=0)
+    if model_id:
+        kwargs["model_id"] = model_id
+    mv = conn.call("create a version of registered model '%s' from %s" % (name, source), "create_model_version",
+                   name, source, **kwargs)
+    return version_number(mv.version)
+
+
+def update_version(conn, name, version, actions):
+    """Apply :func:`plan_version_update` actions to version ``version`` of ``name``."""
+    for step in actions:
+        if step["action"] == "set_tag":
+            conn.call("set tag '%s' of model '%s' version %d" % (step["key"], name, version),
+                      "set_model_version_tag", name, str(version), step["key"], step["value"])
+        elif step["action"] == "set_description":
+            conn.call("set the description of model '%s' version %d" % (name, version), "update_model_version",
+                      name, str(version), description=step["description"])
+
+
+def await_ready(conn, name, version, seconds):
+    """Wait up to ``seconds`` for version ``version`` to leave PENDING_REGISTRATION; returns the ``ModelVersion``.
+
+    :raises MlflowError: the registration failed.
+    """
+    deadline = time.monotonic() + max(seconds, 0)
+    while True:
+        mv = conn.call("read model '%s' version %d" % (name, version), "get_model_version", name, str(version))
+        if mv.status == FAILED:
+            raise MlflowError("registering model '%s' version %d failed: %s" % (name, version, mv.status_message),
+                              tracking_uri=conn.tracking_uri,
+                              hint="check that the source is readable by the tracking server; the server's log "
+                                   "names the cause")
+        if mv.status != PENDING or time.monotonic() >= deadline:
+            return mv
+        time.sleep(POLL_INTERVAL)
+
+
+def require_version(conn, name, version):
+    """The ``ModelVersion`` ``version`` of ``name``.
+
+    :raises MlflowRefusedError: the model or the version does not exist.
+    """
+    mv = conn.get("read model '%s' version %d" % (name, version), "get_model_version", name, str(version))
+    if mv is not None:
+        return mv
+    existing = [version_number(v.version) for v in list_versions(conn, name, limit=20)]
+    have = ("its newest versions are %s" % ", ".join(str(v) for v in existing)) if existing else "it has no versions"
+    raise MlflowRefusedError(
+        "registered model '%s' has no version %d (%s); nothing was changed." % (name, version, have),
+        tracking_uri=conn.tracking_uri,
+        hint="register that version first (baremetal.mlops.mlflow_model_version) or give an existing version")

@@ -1,0 +1,214 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, baremetal.mlops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: feast_info
+short_description: Describe a Feast feature repository and probe the freshness of its online features
+version_added: 0.1.0
+description:
+  - Reads the registry of the feature repository at O(repo_path) and returns its project, entities and feature
+    views, with the end of each view's most recent materialization.
+  - For each of O(probes), reads features through the online store (C(get_online_features)) for the given entity
+    rows, with their event timestamps, and tells whether the newest is at most O(probes[].max_age_s) old and every
+    value is there (RV(freshness)). RV(stale) lists the views of the probes that are not fresh and RV(ok) is true
+    when there is none.
+  - Stale or missing values do not fail the module, so a play can evaluate them (the platform's verify playbook
+    does). An unreachable or refusing registry or online store fails it within O(timeout), naming the store's
+    endpoint (C(host:port), never credentials) and the cause.
+  - Reads only, in check mode too; not even Feast's bookkeeping (registry tables, the project's metadata row) is
+    written.
+author:
+  - baremetal.mlops contributors (@baremetal-mlops)
+extends_documentation_fragment:
+  - baremetal.mlops.attributes
+  - baremetal.mlops.attributes.info
+  - baremetal.mlops.feast
+options:
+  probes:
+    description: Freshness probes, each reading one feature view for some entity rows.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      feature_view:
+        description: Name of the feature view.
+        type: str
+        required: true
+      entity_rows:
+        description: "Entity rows to read, each mapping the view's join keys to values, e.g. C({driver_id: 1001})."
+        type: list
+        elements: dict
+        required: true
+      max_age_s:
+        description: Oldest accepted age, in seconds, of the newest event timestamp among the values read.
+        type: int
+        required: true
+      features:
+        description: Features of the view to read (names without the view prefix); default all of them.
+        type: list
+        elements: str
+"""
+
+EXAMPLES = r"""
+- name: Probe the freshness of the driver features
+  baremetal.mlops.feast_info:
+    repo_path: /srv/feast/driver_repo
+    environment:
+      MLOPS_PG_PASSWORD: "{{ vault_feast_pg_password }}"
+      MLOPS_REDIS_PASSWORD: "{{ vault_feast_redis_password }}"
+    probes:
+      - feature_view: driver_hourly_stats
+        entity_rows: [{driver_id: 1001}, {driver_id: 1002}]
+        max_age_s: 7200
+  register: feast_state
+
+- name: Fail when online features are older than their SLO
+  ansible.builtin.assert:
+    that: feast_state.ok
+    fail_msg: "stale feature views: {{ feast_state.stale | join(', ') }}"
+"""
+
+RETURN = r"""
+project:
+  description: The Feast project of the repository.
+  returned: always
+  type: str
+  sample: mlops_verify
+entities:
+  description: Entities of the project, sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: driver, join_keys: [driver_id], value_type: INT64, description: A driver.}]
+feature_views:
+  description: Feature views of the project, sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Feature view name.
+      type: str
+      sample: driver_hourly_stats
+    entities:
+      description: Names of its entities.
+      type: list
+      elements: str
+      sample: [driver]
+    features:
+      description: Names of its features.
+      type: list
+      elements: str
+      sample: [conv_rate, acc_rate, avg_daily_trips]
+    ttl_s:
+      description: Its ttl in seconds; null when it has none.
+      type: float
+      sample: 86400.0
+    online:
+      description: Whether it is served from the online store.
+      type: bool
+    last_materialization_end:
+      description: End of its most recent materialization, ISO8601 in UTC; null when never materialized.
+      type: str
+      sample: "2026-05-01T12:00:00+00:00"
+freshness:
+  description: One result per probe, in the order of O(probes).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    feature_view:
+      description: The feature view probed.
+      type: str
+    entity_rows:
+      description: The entity rows read.
+      type: list
+      elements: dict
+    newest_event_timestamp:
+      description: Newest event timestamp among the values read, ISO8601 in UTC; null when none came back.
+      type: str
+      sample: "2026-05-01T11:55:00+00:00"
+    age_s:
+      description: Seconds between RV(freshness[].newest_event_timestamp) and now; null when no value came back.
+      type: float
+      sample: 300.0
+    max_age_s:
+      description: The probe's limit.
+      type: int
+      sample: 7200
+    fresh:
+      description: True when every requested value came back and RV(freshness[].age_s) is at most the limit.
+      type: bool
+    missing:
+      description: Entity rows with features that came back empty, each as C(entity_row) and C(features).
+      type: list
+      elements: dict
+      sample: [{entity_row: {driver_id: 9999}, features: [conv_rate, acc_rate]}]
+    row_values:
+      description: One dict per entity row with the values read by feature name, and C(event_timestamp).
+      type: list
+      elements: dict
+      sample: [{conv_rate: 0.51, acc_rate: 0.89, event_timestamp: "2026-05-01T11:55:00+00:00"}]
+stale:
+  description: Names of the feature views with a probe that is not fresh, sorted.
+  returned: always
+  type: list
+  elements: str
+  sample: [driver_hourly_stats]
+ok:
+  description: True when every probe is fresh (also when there is no probe).
+  returned: always
+  type: bool
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.baremetal.mlops.plugins.module_utils.common.exceptions import MlopsError
+from ansible_collections.baremetal.mlops.plugins.module_utils.feast import freshness as feast_freshness
+from ansible_collections.baremetal.mlops.plugins.module_utils.feast import info as feast_info
+from ansible_collections.baremetal.mlops.plugins.module_utils.feast import store as feast_store
+
+# feast is imported, guarded (try/except ImportError), by module_utils/feast/store.py.
+HAS_FEAST = feast_store.HAS_FEAST
+FEAST_IMPORT_ERROR = feast_store.FEAST_IMPORT_ERROR
+
+
+def argspec():
+    return feast_store.argument_spec(
+        probes=dict(type="list", elements="dict", default=[], options=dict(
+            feature_view=dict(type="str", required=True),
+            entity_rows=dict(type="list", elements="dict", required=True),
+            max_age_s=dict(type="int", required=True),
+            features=dict(type="list", elements="str"),
+        )),
+    )
+
+
+def main():
+    module = AnsibleModule(argument_spec=argspec(), supports_check_mode=True)
+    if not HAS_FEAST:
+        module.fail_json(msg=missing_required_lib("feast"), exception=FEAST_IMPORT_ERROR)
+    params = module.params
+    empty = [i for i, p in enumerate(params["probes"]) if not p["entity_rows"]]
+    if empty:
+        module.fail_json(msg="probes: entity_rows is empty in probe(s) %s" % ", ".join(str(i) for i in empty))
+    try:
+        with feast_store.open_repo(params["repo_path"], env=params["environment"], timeout=params["timeout"],
+                                   read_only=True) as repo:
+            inspector = feast_info.Inspector(repo)
+            described, views = inspector.describe()
+            results = [inspector.probe(probe, views) for probe in params["probes"]]
+    except MlopsError as exc:
+        module.fail_json(**exc.fail_kwargs())
+    stale, ok = feast_freshness.summarize(results)
+    module.exit_json(changed=False, freshness=results, stale=stale, ok=ok, **described)
+
+
+if __name__ == "__main__":
+    main()
