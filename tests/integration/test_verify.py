@@ -210,7 +210,7 @@ def test_postgresql_close_to_max_connections_is_flagged(platform, stack, report_
         usable, used = cur.fetchone()
     probe.close()
     # Leave 10% free (less than the 20% the inventory asks for), and room for verify's own connection.
-    hold = [psycopg2.connect(**kwargs) for _ in range(max(0, int(usable * 0.9) - used))]
+    hold = [psycopg2.connect(**kwargs) for _conn in range(max(0, int(usable * 0.9) - used))]
     try:
         run = run_verify(platform.inventory(), report_dir, "data_services")
         failed = assert_fails(run, "postgresql")
