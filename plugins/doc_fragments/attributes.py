@@ -12,7 +12,7 @@ and one fragment that says how much the module supports::
       - baremetal.mlops.attributes.facts          # *_facts modules
     #  - baremetal.mlops.attributes.info          # *_info modules
     #  - baremetal.mlops.attributes.state_changing  # modules that change state
-    #  - baremetal.mlops.attributes.actiongroup   # member of group/baremetal.mlops.mlops
+    #  - baremetal.mlops.attributes.actiongroup_mlflow  # member of group/baremetal.mlops.mlflow (or _feast)
 
 The base fragment declares ``platform`` as ``posix``; a module that only works
 on Linux (sysfs, procfs) says so in its own DOCUMENTATION::
@@ -84,13 +84,24 @@ attributes:
     details: The diff shows the state before and after (predicted in check mode).
 """
 
-    # Members of the collection's action group (meta/runtime.yml action_groups.mlops).
-    ACTIONGROUP = r"""
+    # Members of action group mlflow (meta/runtime.yml): the MLflow modules share their connection options.
+    ACTIONGROUP_MLFLOW = r"""
 options: {}
 attributes:
   action_group:
-    description: Use C(group/baremetal.mlops.mlops) in C(module_defaults) to set defaults for this module.
+    description: Use C(group/baremetal.mlops.mlflow) in C(module_defaults) to set defaults for this module.
     support: full
     membership:
-      - baremetal.mlops.mlops
+      - baremetal.mlops.mlflow
+"""
+
+    # Members of action group feast (meta/runtime.yml): the Feast modules share repo_path, environment, timeout.
+    ACTIONGROUP_FEAST = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/baremetal.mlops.feast) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - baremetal.mlops.feast
 """

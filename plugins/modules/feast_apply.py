@@ -29,6 +29,7 @@ extends_documentation_fragment:
   - baremetal.mlops.attributes
   - baremetal.mlops.attributes.state_changing
   - baremetal.mlops.feast
+  - baremetal.mlops.attributes.actiongroup_feast
 attributes:
   diff_mode:
     details: The diff shows, by kind, the names of the objects in the registry before and after (predicted in check

@@ -30,6 +30,7 @@ extends_documentation_fragment:
   - baremetal.mlops.attributes
   - baremetal.mlops.attributes.info
   - baremetal.mlops.feast
+  - baremetal.mlops.attributes.actiongroup_feast
 options:
   probes:
     description: Freshness probes, each reading one feature view for some entity rows.

@@ -29,6 +29,7 @@ extends_documentation_fragment:
   - baremetal.mlops.attributes
   - baremetal.mlops.attributes.state_changing
   - baremetal.mlops.feast
+  - baremetal.mlops.attributes.actiongroup_feast
 attributes:
   diff_mode:
     details: The diff shows, per feature view, the end of its most recent materialization before and after

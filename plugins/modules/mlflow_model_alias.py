@@ -28,6 +28,7 @@ extends_documentation_fragment:
   - baremetal.mlops.attributes
   - baremetal.mlops.attributes.state_changing
   - baremetal.mlops.mlflow
+  - baremetal.mlops.attributes.actiongroup_mlflow
 options:
   name:
     description: Name of the registered model.

@@ -25,6 +25,7 @@ extends_documentation_fragment:
   - baremetal.mlops.attributes
   - baremetal.mlops.attributes.info
   - baremetal.mlops.mlflow
+  - baremetal.mlops.attributes.actiongroup_mlflow
 options:
   name:
     description: Name of the registered model.

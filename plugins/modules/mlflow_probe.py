@@ -33,6 +33,7 @@ extends_documentation_fragment:
   - baremetal.mlops.attributes
   - baremetal.mlops.attributes.info
   - baremetal.mlops.mlflow
+  - baremetal.mlops.attributes.actiongroup_mlflow
 attributes:
   check_mode:
     support: full
