@@ -210,10 +210,11 @@ class Platform:
 
 
 class VerifyRun:
-    def __init__(self, proc, report, elapsed):
+    def __init__(self, proc, report, elapsed, report_dir):
         self.proc = proc
         self.report = report
         self.elapsed = elapsed
+        self.report_dir = report_dir
 
     @property
     def failures(self) -> list[dict]:
@@ -245,4 +246,4 @@ def run_verify(inventory: Path, report_dir: Path, tags: str | None = None, timeo
     elapsed = time.monotonic() - start
     path = report_dir / "verify-report.json"
     report = json.loads(path.read_text()) if path.exists() else None
-    return VerifyRun(proc, report, elapsed)
+    return VerifyRun(proc, report, elapsed, report_dir)

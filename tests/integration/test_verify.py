@@ -61,7 +61,7 @@ def test_verify_green_on_the_healthy_platform_and_changes_nothing(platform, repo
     assert {"postgresql", "redis", "s3", "mlflow", "mlflow artifact store", "mlflow registry",
             "feast online store", "kserve"} <= components
     assert report["layers"] == ["data_services", "mlflow", "feast", "kserve"]
-    assert (report_dir / "verify-summary.txt").read_text().startswith("verify PASSED")
+    assert (run.report_dir / "verify-summary.txt").read_text().startswith("verify PASSED")
     # Read-only: nothing reports a change.
     assert "changed=0" in run.proc.stdout, run.explain()
     # The served model is the champion, and says so.
@@ -226,3 +226,30 @@ def test_a_selected_layer_without_endpoints_fails_instead_of_passing_silently(pl
     run = run_verify(inventory, report_dir, "data_services")
     failed = assert_fails(run, "redis")
     assert "verify_redis is not set" in failed[0]["seen"]
+
+
+def kserve_info(args: dict):
+    """Run kserve_endpoint_info for real (ad hoc), return its JSON result."""
+    import json
+
+    from ansible_collections.baremetal.mlops.tests.unit.ansible_cli import run_ansible
+
+    res = run_ansible("ansible", "localhost", "-m", "baremetal.mlops.kserve_endpoint_info", "-a", json.dumps(args),
+                      env={"ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"})
+    return json.loads(res.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def test_kserve_endpoint_info_speaks_v1_and_v2_against_the_real_server(platform):
+    url, model = platform.kserve.url, platform.model
+    v1 = kserve_info({"url": url, "model": model, "protocol": "v1", "predict": {"instances": [[0.0, 1.0], [1.0, 0.0]]},
+                      "expected": [0, 1]})
+    assert v1["ready"] and v1["matches"] and v1["prediction"] == [0, 1], v1
+    assert v1["served_version"] is None  # V1 responses carry no version
+    v2 = kserve_info({"url": url, "model": model, "predict": {"inputs": [
+        {"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [[1.0, 0.0]]}]}, "expected": [0]})
+    assert v2["ready"] and v2["served_version"] == "1" and v2["matches"] is False, v2
+    assert v2["mismatch"] == "$[0]: expected 0, got 1"
+    missing = kserve_info({"url": url, "model": "no-such-model"})
+    assert missing["ready"] is False and not missing.get("failed"), missing
+    refused = kserve_info({"url": url.rsplit(":", 1)[0] + ":1", "model": model, "timeout": 3})
+    assert refused["failed"] and refused["kind"] == "unreachable" and ":1/v2/health/live" in refused["msg"], refused
