@@ -67,8 +67,7 @@ def bench_verify(plat, workdir, strategy):
         os.environ.clear()
         os.environ.update(env_before)
     ok = run.report and run.report["ok"]
-    per_task = ""
-    return run.elapsed, ok, run.report["counts"] if run.report else None, per_task, run
+    return run.elapsed, ok, run.report["counts"] if run.report else None, run
 
 
 def bench_feast(stack, n):
@@ -152,7 +151,7 @@ def main():
         print(f"verify.yml on the healthy stack (layers data_services,mlflow,feast,kserve; goal < {GOAL_VERIFY_S:.0f} s):")
         verify_times = {}
         for strategy in (["linear", "mitogen"] if args.strategy == "both" else [args.strategy]):
-            elapsed, ok, counts, _detail, run = bench_verify(plat, work, strategy)
+            elapsed, ok, counts, run = bench_verify(plat, work, strategy)
             verify_times[strategy] = elapsed
             print(f"  {strategy:<8} {elapsed:6.1f} s   {'PASSED' if ok else 'FAILED'} {counts}")
             if not ok:

@@ -12,6 +12,7 @@ tests/unit/plugins/module_utils/verify).
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import socket
 import threading
@@ -20,7 +21,7 @@ import psycopg2
 import pytest
 import redis as redis_py
 
-from platform_helpers import (EXPECTED_V2, STALE_DRIVER, Platform, refresh_feast, run_verify, set_alias)
+from platform_helpers import EXPECTED_V2, STALE_DRIVER, Platform, free_port, refresh_feast, run_verify, set_alias
 
 SERVICE_LAYERS = "data_services,mlflow,feast,kserve"
 
@@ -141,19 +142,13 @@ def silent_tcp_server():
         sock.close()
 
 
-def closed_port() -> str:
-    with contextlib.closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
 @pytest.mark.parametrize("case", ["hung", "refused", "not_s3"])
 def test_wrong_or_unreachable_s3_endpoint_fails_by_itself_naming_it(platform, report_dir, case):
     with contextlib.ExitStack() as stack_:
         if case == "hung":
             endpoint = stack_.enter_context(silent_tcp_server())
         elif case == "refused":
-            endpoint = closed_port()
+            endpoint = f"http://127.0.0.1:{free_port()}"  # bound and released: nothing listens
         else:  # another HTTP service where S3 should be
             endpoint = platform.stack.mlflow_uri
         inventory = platform.inventory(f"s3-{case}.yml", verify_s3={"endpoint_url": endpoint}, verify_timeout_s=3)
@@ -230,8 +225,6 @@ def test_a_selected_layer_without_endpoints_fails_instead_of_passing_silently(pl
 
 def kserve_info(args: dict):
     """Run kserve_endpoint_info for real (ad hoc), return its JSON result."""
-    import json
-
     from ansible_collections.baremetal.mlops.tests.unit.ansible_cli import run_ansible
 
     res = run_ansible("ansible", "localhost", "-m", "baremetal.mlops.kserve_endpoint_info", "-a", json.dumps(args),
