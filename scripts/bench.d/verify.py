@@ -76,7 +76,6 @@ def bench_feast(stack, n):
     from feast.infra.online_stores.helpers import _redis_key
     from feast.protos.feast.types.EntityKey_pb2 import EntityKey
     from feast.protos.feast.types.Value_pb2 import Value
-    import redis
 
     store = FeatureStore(repo_path=str(FEAST_REPO))
     feats = [f"driver_hourly_stats:{f}" for f in ("conv_rate", "acc_rate", "avg_daily_trips")]
@@ -88,8 +87,7 @@ def bench_feast(stack, n):
     key = _redis_key(store.config.project, EntityKey(join_keys=["driver_id"],
                                                      entity_values=[Value(int64_val=ph.FRESH_DRIVER)]),
                      store.config.entity_key_serialization_version)
-    v = stack.vars
-    client = redis.Redis(host=v["MLOPS_REDIS_HOST"], port=int(v["MLOPS_REDIS_PORT"]), password=v["MLOPS_REDIS_PASSWORD"])
+    client = stack.redis()
     raw = client.hgetall(key)
     assert raw, "the raw Redis key of driver %s is empty" % ph.FRESH_DRIVER
     redis_s = timed(lambda: client.hgetall(key), n)

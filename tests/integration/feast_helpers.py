@@ -29,9 +29,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg2
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 FEAST_REPO = Path(__file__).resolve().parent / "fixtures" / "feast_repo"
 FEAST_PROJECT = "mlops_verify"
@@ -59,25 +56,13 @@ def feast_env(stack) -> dict[str, str]:
     return {name: str(stack.vars[name]) for name in FEAST_ENV_VARS}
 
 
-def _pg_connect(stack):
-    v = stack.vars
-    return psycopg2.connect(host=v["MLOPS_PG_HOST"], port=int(v["MLOPS_PG_PORT"]), user=v["MLOPS_PG_USER"],
-                            password=v["MLOPS_PG_PASSWORD"], dbname=v["MLOPS_PG_DB_FEAST"], connect_timeout=10)
-
-
 @contextlib.contextmanager
 def _cursor(stack):
     """A cursor in one transaction (committed on success); the connection is closed afterwards."""
-    with contextlib.closing(_pg_connect(stack)) as conn:
+    with contextlib.closing(psycopg2.connect(**stack.pg("feast"))) as conn:
         with conn:
             with conn.cursor() as cur:
                 yield cur
-
-
-def _redis_client(stack) -> redis.Redis:
-    v = stack.vars
-    return redis.Redis(host=v["MLOPS_REDIS_HOST"], port=int(v["MLOPS_REDIS_PORT"]), password=v["MLOPS_REDIS_PASSWORD"],
-                       socket_connect_timeout=5, socket_timeout=10, retry=Retry(NoBackoff(), 0))
 
 
 def create_offline_table(stack) -> None:
@@ -155,7 +140,7 @@ def drop_all(stack, project: str = FEAST_PROJECT) -> None:
                     " WHERE table_schema = 'public' AND column_name = 'project_id'")
         for (table,) in cur.fetchall():
             cur.execute('DELETE FROM "%s" WHERE project_id = %%s' % table.replace('"', '""'), (project,))
-    client = _redis_client(stack)
+    client = stack.redis()
     try:
         suffix = project.encode()
         keys = [k for k in client.scan_iter(match=b"*" + suffix, count=1000) if k.endswith(suffix)]
@@ -183,7 +168,7 @@ def registry_snapshot(stack, project: str = FEAST_PROJECT) -> dict[str, list]:
 
 def online_key_count(stack, project: str = FEAST_PROJECT) -> int:
     """How many Redis keys the project has in the online store."""
-    client = _redis_client(stack)
+    client = stack.redis()
     try:
         suffix = project.encode()
         return sum(1 for k in client.scan_iter(match=b"*" + suffix, count=1000) if k.endswith(suffix))

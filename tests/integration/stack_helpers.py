@@ -17,6 +17,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STACK_SCRIPT = REPO_ROOT / "scripts" / "stack"
+# Stack.redis(): "use the stack's password" (None means no password at all).
+_STACK_PASSWORD = object()
 START_TIMEOUT = 300  # seconds; a start takes ~10-25 s on 2 busy cores
 
 
@@ -64,6 +66,18 @@ class Stack:
         return {"host": self.vars["MLOPS_PG_HOST"], "port": int(self.vars["MLOPS_PG_PORT"]),
                 "user": self.vars["MLOPS_PG_USER"], "password": self.vars["MLOPS_PG_PASSWORD"],
                 "dbname": self.vars[f"MLOPS_PG_DB_{db.upper()}"], "connect_timeout": 10}
+
+    def redis(self, password=_STACK_PASSWORD):
+        """A redis-py client for the stack's Redis, with timeouts and without redis-py's default retries
+        (they also retry authentication errors, with backoff). ``password`` overrides the stack's;
+        None connects without one."""
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        return redis.Redis(host=self.vars["MLOPS_REDIS_HOST"], port=int(self.vars["MLOPS_REDIS_PORT"]),
+                           password=self.vars["MLOPS_REDIS_PASSWORD"] if password is _STACK_PASSWORD else password,
+                           socket_connect_timeout=5, socket_timeout=10, retry=Retry(NoBackoff(), 0))
 
     @property
     def mlflow_uri(self) -> str:

@@ -40,14 +40,8 @@ def s3_client(stack, access_key=None, secret_key=None):
 
 
 def redis_client(stack, password):
-    """redis-py client without its default retries (they also retry auth errors)."""
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    return redis.Redis(host=stack.vars["MLOPS_REDIS_HOST"], port=int(stack.vars["MLOPS_REDIS_PORT"]),
-                       password=password, socket_timeout=5, socket_connect_timeout=5,
-                       retry=Retry(NoBackoff(), 0))
+    """The stack's Redis client (no retries: they would also retry auth errors) with this password."""
+    return stack.redis(password=password)
 
 
 # --------------------------------------------------------------------------

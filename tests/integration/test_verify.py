@@ -19,7 +19,6 @@ import threading
 
 import psycopg2
 import pytest
-import redis as redis_py
 
 from platform_helpers import EXPECTED_V2, STALE_DRIVER, Platform, free_port, refresh_feast, run_verify, set_alias
 
@@ -173,14 +172,8 @@ def test_wrong_s3_keys_is_an_authentication_error(platform, report_dir):
     assert "not-the-secret" not in run.proc.stdout + run.proc.stderr + str(run.report)
 
 
-def redis_client(stack):
-    v = stack.vars
-    return redis_py.Redis(host=v["MLOPS_REDIS_HOST"], port=int(v["MLOPS_REDIS_PORT"]),
-                          password=v["MLOPS_REDIS_PASSWORD"], socket_timeout=10)
-
-
 def test_redis_noeviction_and_no_maxmemory_are_flagged(platform, stack, report_dir):
-    client = redis_client(stack)
+    client = stack.redis()
     before = client.config_get("maxmemory*")
     try:
         client.config_set("maxmemory-policy", "noeviction")
