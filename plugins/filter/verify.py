@@ -19,6 +19,11 @@ class FilterModule(object):
         return {
             "verify_error": checks.from_error,
             "verify_not_configured": checks.not_configured,
+            "verify_not_configured_all": checks.not_configured_all,
+            "verify_selected_layers": checks.selected_layers,
+            "verify_champion": checks.champion_of,
+            "verify_mlflow_champion_not_asked": checks.mlflow_champion_not_asked,
+            "verify_k8s_api": checks.k8s_api,
             "verify_postgresql": checks.postgresql,
             "verify_redis": checks.redis,
             "verify_s3": checks.s3,

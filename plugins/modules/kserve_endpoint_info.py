@@ -21,8 +21,15 @@ description:
   - Returns the model version the server says it serves - the V2 response's C(model_version), else the last of the
     V2 metadata's C(versions). KServe's own model servers leave both empty (C(served_version=null)); MLServer fills them
     from the model settings' C(version).
-  - A model that is not ready, or a prediction that does not match, does not fail the module - C(verify.yml) judges
-    the result. An endpoint that cannot be reached, times out or answers an HTTP error fails it, naming the URL and the
+  - Identity before behaviour - returns which model each reply names (V2 - the metadata's C(name), the ready reply's
+    C(name), the inference response's C(model_name); V1 - the status reply's C(name)) and every reason they do not prove
+    the endpoint is O(model) (another model's name, a version the metadata does not list, HTTP 404 for the model). With
+    an identity problem no prediction is made.
+  - A reply that lacks a field the checks rely on (the metadata's C(name), C(model_name) or C(outputs) of a V2 response, a
+    JSON health reply without C(live) or C(ready), a V1 status without C(name) and C(ready)) fails the module as a
+    protocol error. Health replies with an empty body are judged by their HTTP status, as the V2 protocol allows.
+  - A model that is not ready, a model the server does not know, an identity problem or a prediction that does not
+    match does not fail the module - C(verify.yml) judges the result. An endpoint that cannot be reached, times out or answers an HTTP error fails it, naming the URL and the
     cause.
   - Every request gives up after O(timeout) seconds.
 author:
@@ -147,6 +154,30 @@ mismatch:
   returned: always
   type: str
   sample: "$[0]: expected 1, got 2"
+identity:
+  description: Which model the replies name, and why they do not prove it is O(model).
+  returned: always
+  type: dict
+  contains:
+    names:
+      description: The model name each reply gave, by reply (V(status), V(metadata), V(ready), V(response)).
+      type: dict
+      sample: {metadata: fraud-model, ready: fraud-model, response: fraud-model}
+    versions:
+      description: Versions the V2 metadata lists.
+      type: list
+      elements: str
+    problems:
+      description: Every reason the replies do not prove the endpoint serves O(model); empty when they do.
+      type: list
+      elements: str
+      sample: ["the metadata reply names model 'other-model', not 'fraud-model'"]
+    hint:
+      description: How to fix the first problem, or null.
+      type: str
+    unavailable:
+      description: Why no reply could name the model (for example the metadata answered HTTP 503 while it loads).
+      type: str
 latency_ms:
   description: Milliseconds each request took, by path.
   returned: always
@@ -191,13 +222,14 @@ def main():
                         host_header=params["host_header"], token=params["token"],
                         validate_certs=params["validate_certs"], ca_path=params["ca_path"])
     result = dict(changed=False, live=False, ready=False, metadata=None, served_version=None, prediction=None,
-                  matches=None, mismatch=None, latency_ms=endpoint.latency_ms)
+                  matches=None, mismatch=None, identity=None, latency_ms=endpoint.latency_ms)
     try:
         state = endpoint.state()
-        result.update(live=state["live"], ready=state["ready"], metadata=state["metadata"])
+        identity = state["identity"]
+        result.update(live=state["live"], ready=state["ready"], metadata=state["metadata"], identity=identity)
         response_version = None
-        if params["predict"] is not None and state["ready"]:
-            prediction, response_version, _raw = endpoint.predict(params["predict"])
+        if params["predict"] is not None and state["ready"] and not identity["problems"]:
+            prediction, response_version, _raw = endpoint.predict(params["predict"], identity=identity)
             result["prediction"] = prediction
             if params["expected"] is not None:
                 result["mismatch"] = compare(prediction, params["expected"], params["tolerance"])

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from platform_helpers import Platform
 from stack_helpers import Stack, StackCLI, all_pids, become_subreaper, memory_summary, pid_is_running, reap
 
 HERE = Path(__file__).resolve().parent
@@ -79,3 +80,18 @@ def stack():
             alive = [pid for pid in pids if pid_is_running(pid)]
             _REPORT["stopped pids"] = " ".join(map(str, pids))
             _REPORT["left running after stop"] = str(alive or "none")
+
+
+@pytest.fixture(scope="session")
+def platform(stack, tmp_path_factory):
+    """The small platform of platform_helpers.Platform on the stack, shared by the verify test modules."""
+    plat = Platform(stack, tmp_path_factory.mktemp("platform"))
+    try:
+        yield plat
+    finally:
+        plat.close()
+
+
+@pytest.fixture
+def report_dir(tmp_path):
+    return tmp_path / "report"

@@ -232,12 +232,15 @@ class VerifyRun:
         return f"rc={self.proc.returncode}\n{self.proc.stdout[-6000:]}\n{self.proc.stderr[-3000:]}"
 
 
-def run_verify(inventory: Path, report_dir: Path, tags: str | None = None, timeout: int = 400) -> VerifyRun:
+def run_verify(inventory: Path, report_dir: Path, tags: str | None = None, timeout: int = 400,
+               verbosity: int = 0) -> VerifyRun:
     from ansible_collections.baremetal.mlops.tests.unit.ansible_cli import run_ansible
 
     args = ["verify.yml", "-i", str(inventory)]
     if tags:
         args += ["--tags", tags]
+    if verbosity:
+        args.append("-" + "v" * verbosity)
     # One directory per run, so that every report of a test stays for a look afterwards.
     report_dir.mkdir(parents=True, exist_ok=True)
     report_dir = report_dir / ("run-%02d" % (len(list(report_dir.iterdir())) + 1))

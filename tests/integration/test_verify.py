@@ -20,23 +20,9 @@ import threading
 import psycopg2
 import pytest
 
-from platform_helpers import EXPECTED_V2, STALE_DRIVER, Platform, free_port, refresh_feast, run_verify, set_alias
+from platform_helpers import EXPECTED_V2, STALE_DRIVER, free_port, refresh_feast, run_verify, set_alias
 
 SERVICE_LAYERS = "data_services,mlflow,feast,kserve"
-
-
-@pytest.fixture(scope="module")
-def platform(stack, tmp_path_factory):
-    plat = Platform(stack, tmp_path_factory.mktemp("platform"))
-    try:
-        yield plat
-    finally:
-        plat.close()
-
-
-@pytest.fixture
-def report_dir(tmp_path):
-    return tmp_path / "report"
 
 
 def assert_green(run):

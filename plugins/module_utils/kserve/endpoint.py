@@ -90,29 +90,88 @@ class Endpoint:
                               self.url, hint=_hint_for(status), details={"status": status})
         return status, decoded
 
-    # -- readiness and metadata
+    # -- identity, readiness and metadata
 
     def state(self):
-        """dict(live, ready, metadata) of the model."""
+        """dict(live, ready, metadata, status, identity) of the model.
+
+        ``identity`` is ``{names, versions, problems, hint}``: the model name
+        each reply gave (``status`` for V1, ``metadata`` and ``ready`` for V2;
+        :meth:`predict` adds ``response``), the versions the metadata lists,
+        and every reason the replies do not prove they come from
+        ``self.model`` (``unavailable`` says why no reply could name it). A reply that lacks
+        a field the checks rely on raises :class:`KServeError` (``protocol``).
+        """
+        identity = {"names": {}, "versions": [], "problems": [], "hint": None}
         if self.protocol == "v1":
-            status, body = self.request("GET", "/v1/models/%s" % self.model, accept=(200, 404, 503))
-            ready = status == 200 and bool((body or {}).get("ready"))
-            return {"live": status in (200, 503), "ready": ready, "metadata": body if status == 200 else None,
-                    "status": status}
+            path = "/v1/models/%s" % self.model
+            status, body = self.request("GET", path, accept=(200, 404, 503))
+            if status == 404:
+                self._unknown_model(identity, path, body)
+            if status != 200:  # 503: known but not ready; its reply is an error, not a status
+                return {"live": True, "ready": False, "metadata": None, "status": status, "identity": identity}
+            body = self._object(path, body, ("name", "ready"))
+            self._name(identity, "status", body.get("name"))
+            return {"live": True, "ready": status == 200 and body.get("ready") is True,
+                    "metadata": body if status == 200 else None, "status": status, "identity": identity}
         status, body = self.request("GET", "/v2/health/live", accept=(200, 503))
-        live = status == 200 and (body is None or body.get("live", True) is not False)
-        status, body = self.request("GET", "/v2/models/%s/ready" % self.model, accept=(200, 400, 404, 503))
-        ready = status == 200 and (body is None or body.get("ready", True) is not False)
+        live = status == 200 and self._flag("/v2/health/live", body, "live")
+        path = "/v2/models/%s" % self.model
+        mstatus, mbody = self.request("GET", path, accept=(200, 400, 404, 503))
+        if mstatus == 404:
+            self._unknown_model(identity, path, mbody)
+            return {"live": live, "ready": False, "metadata": None, "status": mstatus, "identity": identity}
         metadata = None
-        if status != 404:
-            mstatus, mbody = self.request("GET", "/v2/models/%s" % self.model, accept=(200, 400, 404, 503))
-            metadata = mbody if mstatus == 200 else None
-        return {"live": live, "ready": ready, "metadata": metadata, "status": status}
+        if mstatus == 200:
+            metadata = self._object(path, mbody, ("name",))
+            self._name(identity, "metadata", metadata.get("name"))
+            identity["versions"] = [str(v) for v in metadata.get("versions") or []]
+        else:  # 503 while the model loads; the judge says identity is unproven
+            identity["unavailable"] = "GET %s answered HTTP %s" % (path, mstatus)
+        rpath = "/v2/models/%s/ready" % self.model
+        status, body = self.request("GET", rpath, accept=(200, 400, 404, 503))
+        ready = status == 200 and self._flag(rpath, body, "ready")
+        if isinstance(body, dict) and "name" in body:
+            self._name(identity, "ready", body.get("name"))
+        return {"live": live, "ready": ready, "metadata": metadata, "status": status, "identity": identity}
+
+    def _object(self, path, body, fields):
+        """``body`` if it is a JSON object with every field in ``fields``; else a protocol error."""
+        missing = [f for f in fields if not isinstance(body, dict) or f not in body]
+        if missing:
+            raise KServeError("GET %s%s answered %s without %s: not the %s protocol's reply" % (
+                self.url, path, _short(body), ", ".join("'%s'" % f for f in missing), self.protocol.upper()),
+                "protocol", self.url, hint="check that the URL is a KServe predictor speaking the %s protocol "
+                "(verify_kserve.protocol)" % self.protocol)
+        return body
+
+    def _flag(self, path, body, field):
+        """A health reply: the status decides (the spec allows an empty body); a JSON body must carry ``field``."""
+        if body is None:
+            return True
+        return self._object(path, body, (field,)).get(field) is True
+
+    def _name(self, identity, where, name):
+        identity["names"][where] = name
+        if name != self.model:
+            identity["problems"].append("the %s reply names model %r, not %r" % (where, name, self.model))
+            identity["hint"] = ("the URL (or the Host header behind an ingress) reaches the predictor of another "
+                                "model: fix verify_kserve.url / host_header, or the ingress route")
+
+    def _unknown_model(self, identity, path, body):
+        identity["problems"].append("the server does not know model %s (GET %s answered HTTP 404: %s)" % (
+            self.model, path, _short(body)))
+        identity["hint"] = ("check verify_kserve.model against the InferenceService's name and the protocol (v1/v2) "
+                            "of its predictor")
 
     # -- prediction
 
-    def predict(self, body):
-        """(prediction, served_version, raw response) for one request body."""
+    def predict(self, body, identity=None):
+        """(prediction, served_version, raw response) for one request body.
+
+        With ``identity`` (from :meth:`state`), the response's model name and
+        version are checked against it.
+        """
         if self.protocol == "v1":
             if "instances" not in body and "inputs" not in body:
                 raise KServeError("a V1 request needs 'instances' (or 'inputs')", "protocol", self.url,
@@ -121,6 +180,7 @@ class Endpoint:
             if not isinstance(resp, dict) or "predictions" not in resp:
                 raise KServeError("V1 predict answered without 'predictions': %s" % _short(resp), "protocol",
                                   self.url, hint="check that the endpoint speaks the V1 protocol")
+            # V1 responses name no model: identity rests on the status reply.
             return resp["predictions"], resp.get("model_version"), resp
         body = dict(body)
         # KServe answers 500 to a V2 request without an id unless the model sets one.
@@ -129,11 +189,21 @@ class Endpoint:
             raise KServeError("a V2 request needs 'inputs'", "protocol", self.url,
                               hint="give predict: {inputs: [{name, shape, datatype, data}]}")
         status, resp = self.request("POST", "/v2/models/%s/infer" % self.model, body)
-        if not isinstance(resp, dict) or "outputs" not in resp:
-            raise KServeError("V2 infer answered without 'outputs': %s" % _short(resp), "protocol", self.url,
+        if not isinstance(resp, dict) or "outputs" not in resp or "model_name" not in resp:
+            missing = "outputs" if not isinstance(resp, dict) or "outputs" not in resp else "model_name"
+            raise KServeError("V2 infer answered without '%s': %s" % (missing, _short(resp)), "protocol", self.url,
                               hint="check that the endpoint speaks the V2 (Open Inference) protocol")
+        version = resp.get("model_version")
+        if identity is not None:
+            self._name(identity, "response", resp.get("model_name"))
+            if version not in (None, "") and identity["versions"] and str(version) not in identity["versions"]:
+                identity["problems"].append("the response's model_version %s is not one of the versions the "
+                                            "metadata of %s lists (%s)" % (version, self.model,
+                                                                           ", ".join(identity["versions"])))
+                identity["hint"] = ("replies come from different predictors behind one URL: check the "
+                                    "InferenceService's traffic split and the ingress route")
         outputs = {out.get("name"): out.get("data") for out in resp["outputs"]}
-        return outputs, resp.get("model_version"), resp
+        return outputs, version, resp
 
 
 def served_version(metadata, response_version):

@@ -4,27 +4,98 @@
 
 """Judge what verify.yml observed: every function returns check records.
 
-A record is a dict ``{layer, component, check, ok, seen, expected, fix}``
-(plus ``host`` for node checks). The modules observe; these pure functions
-compare the observations with the expectations from the inventory, so that
-each rule lives in one place and is unit-tested. The filter plugin
-``baremetal.mlops.verify`` exposes them to the ``verify`` role.
+A record is a dict ``{layer, component, check, key, status, ok, seen,
+expected, fix}`` (plus ``host`` for node checks). ``status`` is one of three
+outcomes:
+
+* ``passed``;
+* ``failed``;
+* ``not_run``: the check could not run. When the operator chose that
+  (``chosen: true``, for example ``compare_version: false``) it counts as
+  ``ok``; otherwise (a dependency failed, an input is missing) it counts as a
+  failure, in the summary and in the exit status.
+
+``key`` names the check independently of the model, view or host in its
+text. :data:`CATALOG` lists the keys every selected layer must report;
+``report.build`` adds a failing "not run" record for any that no task
+recorded, so that no code path can drop a check from the report.
+
+The modules observe; these pure functions compare the observations with the
+expectations from the inventory, so that each rule lives in one place and is
+unit-tested. The filter plugin ``baremetal.mlops.verify`` exposes them to the
+``verify`` role.
 """
 
 from __future__ import annotations
 
 import re
 
+LAYERS = ("hardware", "kubernetes", "data_services", "mlflow", "feast", "kserve")
+PASSED = "passed"
+FAILED = "failed"
+NOT_RUN = "not_run"
+STATUSES = (PASSED, FAILED, NOT_RUN)
 
-def record(layer, component, check, ok, seen, expected, fix, host=None):
-    rec = {"layer": layer, "component": component, "check": check, "ok": bool(ok), "seen": str(seen),
-           "expected": str(expected), "fix": "" if ok else str(fix)}
+# Every check a layer reports whatever happens, by key: (key, component, check, expected).
+# Checks of one node, one feature view or one Kubernetes node come in numbers the
+# inventory decides; their layers guard them otherwise (one record per host, or a
+# failing "no probe ran").
+CATALOG = {
+    "kubernetes": (
+        ("kubernetes.api", "api", "API answers", "the Kubernetes API answers"),
+    ),
+    "data_services": (
+        ("postgresql.headroom", "postgresql", "connection headroom", "enough free connections"),
+        ("redis.maxmemory", "redis", "maxmemory set", "maxmemory > 0"),
+        ("redis.policy", "redis", "eviction policy", "the expected maxmemory-policy"),
+        ("s3.roundtrip", "s3", "write and read back", "an object written reads back identical"),
+    ),
+    "mlflow": (
+        ("mlflow.tracking", "mlflow", "tracking: run, param and metric written and read back",
+         "tracking: run, param and metric written and read back"),
+        ("mlflow.artifacts", "mlflow artifact store", "artifact written and read back through MLflow",
+         "artifact written and read back through MLflow"),
+        ("mlflow.champion", "mlflow registry", "champion alias resolves", "the alias on a READY version"),
+    ),
+    "feast": (
+        ("feast.freshness", "feast online store", "online features fresh", "every probed view fresh"),
+    ),
+    "kserve": (
+        ("kserve.identity", "kserve", "model identity", "the endpoint answers as the configured model"),
+        ("kserve.ready", "kserve", "model ready", "model ready"),
+        ("kserve.prediction", "kserve", "prediction", "the expected prediction"),
+        ("kserve.champion", "kserve", "serves the champion", "served version == registry champion"),
+    ),
+}
+
+
+def record(layer, component, check, ok, seen, expected, fix, host=None, key=None):
+    """A passed or failed check."""
+    rec = {"layer": layer, "component": component, "check": check, "key": key or "%s.%s" % (component, check),
+           "status": PASSED if ok else FAILED, "ok": bool(ok), "seen": str(seen), "expected": str(expected),
+           "fix": "" if ok else str(fix)}
     if host:
         rec["host"] = host
     return rec
 
 
-def from_error(result, layer, component, check, expected, fix):
+def not_run(layer, component, check, reason, expected, fix, key=None, chosen=False, host=None):
+    """A check that did not run, and why. ``chosen``: the operator chose it (then it counts as ok)."""
+    rec = {"layer": layer, "component": component, "check": check, "key": key or "%s.%s" % (component, check),
+           "status": NOT_RUN, "chosen": bool(chosen), "ok": bool(chosen), "seen": "not run: %s" % reason,
+           "expected": str(expected), "fix": "" if chosen else str(fix)}
+    if host:
+        rec["host"] = host
+    return rec
+
+
+def blocked(layer, component, check, key, expected, because):
+    """A "not run" record for a check that cannot run because ``because`` (a check record) did not pass."""
+    return not_run(layer, component, check, "%s did not pass (%s)" % (because["check"], _short(because["seen"], 300)),
+                   expected, "fix '%s' first, then rerun" % because["check"], key=key)
+
+
+def from_error(result, layer, component, check, expected, fix, key=None):
     """A failed record from a task's failed result (``ansible_failed_result``)."""
     result = result or {}
     msg = result.get("msg") or "the task failed without a message"
@@ -35,14 +106,36 @@ def from_error(result, layer, component, check, expected, fix):
         # Our modules append "Fix: <hint>" to the message; the report has a field for it.
         msg = msg.split(" Fix: ")[0]
         fix = hint
-    return [record(layer, component, check, False, msg, expected, fix)]
+    return [record(layer, component, check, False, msg, expected, fix, key=key)]
 
 
 def not_configured(layer, component, variable):
     return [record(layer, component, "configured", False, "%s is not set" % variable,
                    "the endpoint of %s in the inventory" % component,
                    "set %s in the inventory (group_vars/all/verify.yml), or leave the %s layer out "
-                   "with --skip-tags %s" % (variable, layer, layer))]
+                   "with --skip-tags %s" % (variable, layer, layer), key="%s.configured" % component)]
+
+
+def not_configured_all(layer, configured):
+    """``not_configured`` for each component whose value in ``configured`` ({component: variable or ""}) is set.
+
+    ``configured`` maps a component to the name of its variable when that
+    variable is empty, or to "" when it is set: the values themselves (which
+    carry secrets) never pass through here.
+    """
+    out = []
+    for component, variable in configured.items():
+        if variable:
+            out.extend(not_configured(layer, component, variable))
+    return out
+
+
+def selected_layers(run_tags, skip_tags=()):
+    """The verify layers a run with these ``--tags``/``--skip-tags`` selects, in report order."""
+    run_tags = set(run_tags or ["all"])
+    chosen = set(LAYERS) if "all" in run_tags else run_tags & set(LAYERS)
+    chosen -= set(skip_tags or ())
+    return [layer for layer in LAYERS if layer in chosen]
 
 
 # -- data services
@@ -62,7 +155,8 @@ def postgresql(row, endpoint, min_free_pct):
         % (endpoint, used, usable, max_conn, reserved, free_pct),
         "at least %s%% of connections free" % min_free_pct,
         "clients are close to exhausting max_connections: pool them through PgBouncer (transaction mode), "
-        "find the client that leaks connections (pg_stat_activity by application_name), or raise max_connections")]
+        "find the client that leaks connections (pg_stat_activity by application_name), or raise max_connections",
+        key="postgresql.headroom")]
 
 
 def redis(info, endpoint, policy, require_maxmemory=True):
@@ -76,12 +170,12 @@ def redis(info, endpoint, policy, require_maxmemory=True):
             "%s: maxmemory %s" % (endpoint, info.get("maxmemory_human", maxmemory) if maxmemory else "0 (unlimited)"),
             "maxmemory > 0",
             "without maxmemory Redis grows until the kernel OOM-kills it: set maxmemory (CONFIG SET maxmemory and "
-            "in redis.conf) below the pod's memory limit"))
+            "in redis.conf) below the pod's memory limit", key="redis.maxmemory"))
     out.append(record(
         "data_services", "redis", "eviction policy", seen_policy == policy,
         "%s: maxmemory-policy %s" % (endpoint, seen_policy), "maxmemory-policy %s" % policy,
         "with %s a full Redis answers writes with OOM errors and online features stop updating: set "
-        "maxmemory-policy %s" % (seen_policy, policy)))
+        "maxmemory-policy %s" % (seen_policy, policy), key="redis.policy"))
     return out
 
 
@@ -90,59 +184,81 @@ def s3(result, endpoint, bucket):
     done = ", ".join("%s %sms" % (s["name"], s.get("elapsed_ms")) for s in steps if s.get("ok"))
     return [record("data_services", "s3", "write and read back", True,
                    "%s: s3://%s object written, read back identical and deleted (%s)" % (endpoint, bucket, done),
-                   "an object written reads back identical", "")]
+                   "an object written reads back identical", "", key="s3.roundtrip")]
 
 
 # -- MLflow
 
 
 def mlflow_probe(result, tracking_uri):
-    """Tracking (run, params, metrics) and the artifact store, judged apart."""
+    """Tracking (run, params, metrics) and the artifact store, judged apart.
+
+    A group whose steps were skipped (the probe did not get to them) is "not
+    run" naming the step that stopped it, never "ok".
+    """
     steps = result.get("steps") or []
-    groups = (("mlflow", "tracking: run, param and metric written and read back",
+    groups = (("mlflow.tracking", "mlflow", "tracking: run, param and metric written and read back",
                ("tracking", "params", "metrics"),
                "the tracking server or its backend database fails: check the MLflow pods' log and PostgreSQL"),
-              ("mlflow artifact store", "artifact written and read back through MLflow",
+              ("mlflow.artifacts", "mlflow artifact store", "artifact written and read back through MLflow",
                ("artifact_write", "artifact_read"),
                "MLflow answers but its artifact store does not: check the S3 service behind MLflow "
                "(--artifacts-destination), its endpoint and the credentials MLflow uses"))
     out = []
-    for component, check, names, fix in groups:
+    for key, component, check, names, fix in groups:
         mine = [s for s in steps if s.get("name") in names]
         bad = [s for s in mine if not s.get("ok") and not s.get("skipped")]
-        if not mine:
-            out.append(record("mlflow", component, check, False, "%s: the probe did not get to these steps"
-                              % tracking_uri, check, fix))
-            continue
+        skipped = [s for s in mine if s.get("skipped")]
         if bad:
-            seen = "%s: %s failed: %s" % (tracking_uri, bad[0].get("name"), bad[0].get("error"))
+            out.append(record("mlflow", component, check, False, "%s: %s failed: %s" % (
+                tracking_uri, bad[0].get("name"), bad[0].get("error")), check, fix, key=key))
+        elif not mine or skipped:
+            why = sorted({str(s.get("error") or "skipped") for s in skipped}) or ["the probe did not get to them"]
+            out.append(not_run("mlflow", component, check, "%s: %s: %s" % (
+                tracking_uri, ", ".join(s["name"] for s in skipped) or ", ".join(names), "; ".join(why)),
+                check, "fix the step that stopped the probe (above), then rerun", key=key))
         else:
-            seen = "%s: %s ok" % (tracking_uri, ", ".join(s["name"] for s in mine))
-        out.append(record("mlflow", component, check, not bad, seen, check, fix))
+            out.append(record("mlflow", component, check, True, "%s: %s ok" % (
+                tracking_uri, ", ".join(s["name"] for s in mine)), check, fix, key=key))
     return out
 
 
-def mlflow_champion(info, model, alias):
-    versions = (info or {}).get("alias_versions") or {}
-    version = versions.get(alias)
-    if not (info or {}).get("exists"):
-        return [record("mlflow", "mlflow registry", "%s alias resolves" % alias, False,
-                       "registered model %s does not exist" % model, "model %s with alias %s" % (model, alias),
-                       "register the model and set the %s alias (baremetal.mlops.mlflow_model_alias)" % alias)]
+def champion_of(info, model, alias):
+    """``{version, problem}``: the version record behind ``model@alias`` in mlflow_model_info's result, or why not."""
+    info = info or {}
+    if not info.get("exists"):
+        return {"version": None, "problem": "registered model %s does not exist" % model,
+                "fix": "register the model and set the %s alias (baremetal.mlops.mlflow_model_alias)" % alias}
+    version = (info.get("alias_versions") or {}).get(alias)
     if not version:
-        return [record("mlflow", "mlflow registry", "%s alias resolves" % alias, False,
-                       "model %s has no alias %s (aliases: %s)" % (
-                           model, alias, ", ".join(sorted((info.get("registered_model") or {}).get("aliases") or {}))
-                           or "none"),
-                       "alias %s on a READY version" % alias,
-                       "set the alias with baremetal.mlops.mlflow_model_alias")]
+        aliases = ", ".join(sorted((info.get("registered_model") or {}).get("aliases") or {})) or "none"
+        return {"version": None, "problem": "model %s has no alias %s (aliases: %s)" % (model, alias, aliases),
+                "fix": "set the alias with baremetal.mlops.mlflow_model_alias"}
+    return {"version": version, "problem": None, "fix": ""}
+
+
+def mlflow_champion(info, model, alias):
+    champion = champion_of(info, model, alias)
+    check = "%s alias resolves" % alias
+    if champion["version"] is None:
+        return [record("mlflow", "mlflow registry", check, False, champion["problem"],
+                       "model %s with alias %s on a READY version" % (model, alias), champion["fix"],
+                       key="mlflow.champion")]
+    version = champion["version"]
     status = version.get("status", "READY")
-    return [record("mlflow", "mlflow registry", "%s alias resolves" % alias, status == "READY",
+    return [record("mlflow", "mlflow registry", check, status == "READY",
                    "%s@%s -> version %s (%s, source %s)" % (model, alias, version.get("version"), status,
                                                             version.get("source")),
                    "alias %s on a READY version" % alias,
                    "the version behind %s is %s: wait for registration or point the alias at a READY version"
-                   % (alias, status))]
+                   % (alias, status), key="mlflow.champion")]
+
+
+def mlflow_champion_not_asked(_ignored=None):
+    """verify_mlflow.model is not set: the registry check is left out by the operator's choice."""
+    return [not_run("mlflow", "mlflow registry", "champion alias resolves",
+                    "verify_mlflow.model is not set (no registered model to check)", "the alias on a READY version",
+                    "", key="mlflow.champion", chosen=True)]
 
 
 # -- Feast
@@ -158,7 +274,8 @@ def feast(result, repo):
                 "feast", "feast online store", "%s values present" % view, False,
                 "%s: no online value for %s" % (view, ", ".join(str(m) for m in missing)),
                 "a value for every probed entity and feature",
-                "materialize the feature view (feast materialize-incremental) and check the entity keys of the probe"))
+                "materialize the feature view (feast materialize-incremental) and check the entity keys of the probe",
+                key="feast.freshness"))
             continue
         age = probe.get("age_s")
         max_age = probe.get("max_age_s")
@@ -171,11 +288,11 @@ def feast(result, repo):
             "newest event at most %s old" % _duration(max_age),
             "online features are stale while reads still succeed: materialization has stopped. Check the "
             "materialize job (CronJob or pipeline) and its log, then run feast materialize-incremental "
-            "(baremetal.mlops.feast_materialize) for %s" % view))
+            "(baremetal.mlops.feast_materialize) for %s" % view, key="feast.freshness"))
     if not out:
         out.append(record("feast", "feast online store", "freshness probes", False,
                           "%s: no freshness probe ran" % repo, "at least one probe in verify_feast.probes",
-                          "add probes (feature view, entity rows, max_age_s) to verify_feast"))
+                          "add probes (feature view, entity rows, max_age_s) to verify_feast", key="feast.freshness"))
     return out
 
 
@@ -183,35 +300,90 @@ def feast(result, repo):
 
 
 def kserve(result, model, url, champion=None, compare_version=True):
-    out = [record("kserve", "kserve", "%s ready" % model, result.get("ready"),
-                  "%s: model %s live=%s ready=%s" % (url, model, result.get("live"), result.get("ready")),
-                  "model ready", "check the InferenceService's Ready condition and the predictor pods' log")]
-    if not result.get("ready"):
-        return out
-    if result.get("matches") is not None:
-        out.append(record("kserve", "kserve", "%s prediction" % model, result.get("matches"),
-                          "%s: prediction %s%s" % (url, _short(result.get("prediction")),
-                                                   "" if result.get("matches") else " (%s)" % result.get("mismatch")),
-                          "the expected prediction",
-                          "the served model answers differently than expected: check which model version is "
-                          "deployed (storageUri) and the probe's expected output"))
-    if compare_version and champion is not None:
-        served = result.get("served_version")
-        want = str(champion.get("version"))
-        if served is None:
-            out.append(record("kserve", "kserve", "%s serves the champion" % model, False,
-                              "%s: the server does not report the model version it serves" % url,
-                              "served version %s (registry champion)" % want,
-                              "serve with a runtime that reports model_version (MLServer with model settings "
-                              "version), or set verify_kserve.compare_version: false and check the "
-                              "InferenceService's storageUri in the kubernetes layer"))
-        else:
-            out.append(record("kserve", "kserve", "%s serves the champion" % model, served == want,
-                              "%s serves version %s; registry champion is version %s" % (model, served, want),
-                              "served version == registry champion (%s)" % want,
-                              "roll the InferenceService out to the champion (models:/%s@champion), or move the "
-                              "alias back if the promotion was a mistake" % model))
+    """Identity first, then readiness, the probe prediction and the served version.
+
+    ``champion`` is :func:`champion_of`'s ``{version, problem, fix}`` (None:
+    unknown). Each later check that cannot run because an earlier one did not
+    pass is reported "not run", naming it.
+    """
+    identity = result.get("identity")
+    if not isinstance(identity, dict):
+        identity = {"problems": ["the endpoint's result carries no identity (kserve_endpoint_info did not check "
+                                 "which model answered)"]}
+    problems = list(identity.get("problems") or [])
+    names = identity.get("names") or {}
+    if not names and result.get("ready"):
+        problems.append("the model answers as ready but no reply named it (%s)"
+                        % (identity.get("unavailable") or "no metadata"))
+    named = ", ".join("%s says %s" % (where, name) for where, name in sorted(names.items()))
+    check, expected = "%s identity" % model, "the endpoint answers as model %s (its replies name it)" % model
+    fix = identity.get("hint") or ("check verify_kserve.url, host_header and model: the endpoint must be the "
+                                   "predictor of that InferenceService")
+    if not names and not problems:
+        # Not ready, so no metadata: identity is unproven, and readiness says why.
+        ident = not_run("kserve", "kserve", check, "%s: no reply named the model yet (%s)" % (
+            url, identity.get("unavailable") or "it is not ready"), expected, fix, key="kserve.identity")
+    else:
+        ident = record("kserve", "kserve", check, not problems,
+                       "%s: %s" % (url, "; ".join(problems)) if problems else
+                       "%s: answers as model %s (%s)" % (url, model, named), expected, fix, key="kserve.identity")
+    out = [ident]
+    later = [("kserve.ready", "%s ready" % model, "model ready"),
+             ("kserve.prediction", "%s prediction" % model, "the expected prediction"),
+             ("kserve.champion", "%s serves the champion" % model, "served version == registry champion")]
+    if problems:
+        return out + [blocked("kserve", "kserve", c, key, exp, ident) for key, c, exp in later]
+    ready = record("kserve", "kserve", "%s ready" % model, result.get("ready"),
+                   "%s: model %s live=%s ready=%s" % (url, model, result.get("live"), result.get("ready")),
+                   "model ready", "check the InferenceService's Ready condition and the predictor pods' log",
+                   key="kserve.ready")
+    out.append(ready)
+    if not ready["ok"]:
+        return out + [blocked("kserve", "kserve", check, key, expected, ready) for key, check, expected in later[1:]]
+    out.append(_kserve_prediction(result, model, url))
+    out.append(_kserve_champion(result, model, url, champion, compare_version))
     return out
+
+
+def _kserve_prediction(result, model, url):
+    check = "%s prediction" % model
+    if result.get("matches") is None:
+        what = "verify_kserve.expected" if result.get("prediction") is not None else "verify_kserve.predict and expected"
+        return not_run("kserve", "kserve", check, "%s not set (no probe prediction asked for)" % what,
+                       "the expected prediction", "", key="kserve.prediction", chosen=True)
+    return record("kserve", "kserve", check, result.get("matches"),
+                  "%s: prediction %s%s" % (url, _short(result.get("prediction")),
+                                           "" if result.get("matches") else " (%s)" % result.get("mismatch")),
+                  "the expected prediction",
+                  "the served model answers differently than expected: check which model version is "
+                  "deployed (storageUri) and the probe's expected output", key="kserve.prediction")
+
+
+def _kserve_champion(result, model, url, champion, compare_version):
+    check = "%s serves the champion" % model
+    expected = "served version == registry champion"
+    if not compare_version:
+        return not_run("kserve", "kserve", check, "verify_kserve.compare_version is false", expected, "",
+                       key="kserve.champion", chosen=True)
+    if not champion or champion.get("version") is None:
+        problem = (champion or {}).get("problem") or "the registry champion is unknown"
+        return not_run("kserve", "kserve", check, "the registry champion is unknown: %s" % problem, expected,
+                       (champion or {}).get("fix") or "set verify_mlflow (tracking_uri, model, alias) so that the "
+                       "champion can be read, or set verify_kserve.compare_version: false", key="kserve.champion")
+    want = str(champion["version"].get("version"))
+    served = result.get("served_version")
+    if served is None:
+        return record("kserve", "kserve", check, False,
+                      "%s: the server does not report the model version it serves" % url,
+                      "served version %s (registry champion)" % want,
+                      "serve with a runtime that reports model_version (MLServer with model settings "
+                      "version), or set verify_kserve.compare_version: false and check the "
+                      "InferenceService's storageUri in the kubernetes layer", key="kserve.champion")
+    return record("kserve", "kserve", check, served == want,
+                  "%s serves version %s; registry champion is version %s" % (model, served, want),
+                  "served version == registry champion (%s)" % want,
+                  "roll the InferenceService out to the champion (models:/%s@champion), or move the "
+                  "alias back if the promotion was a mistake" % model, key="kserve.champion")
 
 
 # -- nodes
@@ -306,7 +478,8 @@ def k8s_nodes(nodes, expected_version, gpu_nodes=(), gpu_resource="nvidia.com/gp
     out = []
     if not nodes:
         return [record("kubernetes", "nodes", "nodes registered", False, "the API lists no nodes",
-                       "every inventory node", "join the nodes (kubeadm join / k3s agent)")]
+                       "every inventory node", "join the nodes (kubeadm join / k3s agent)",
+                       key="kubernetes.nodes")]
     for node in nodes:
         name = node.get("metadata", {}).get("name")
         conditions = {c.get("type"): c for c in node.get("status", {}).get("conditions", [])}
@@ -314,21 +487,28 @@ def k8s_nodes(nodes, expected_version, gpu_nodes=(), gpu_resource="nvidia.com/gp
         is_ready = ready.get("status") == "True"
         out.append(record("kubernetes", "nodes", "%s Ready" % name, is_ready,
                           "%s Ready=%s (%s)" % (name, ready.get("status", "Unknown"), ready.get("reason", "")),
-                          "Ready=True", "journalctl -u kubelet on %s; check the CNI pods on it" % name))
+                          "Ready=True", "journalctl -u kubelet on %s; check the CNI pods on it" % name,
+                          key="kubernetes.node_ready"))
         kubelet = node.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", "")
         if expected_version:
             want = "v" + str(expected_version).lstrip("v")
             out.append(record("kubernetes", "nodes", "%s kubelet version" % name, kubelet == want,
                               "%s kubelet %s" % (name, kubelet), want,
                               "upgrade the node with playbooks/upgrade.yml (kubelet and kubeadm pinned in "
-                              "versions.yml)"))
+                              "versions.yml)", key="kubernetes.kubelet_version"))
         if name in gpu_nodes:
             alloc = node.get("status", {}).get("allocatable", {}).get(gpu_resource, "0")
             out.append(record("kubernetes", "nodes", "%s GPU allocatable" % name, _int(alloc) > 0,
                               "%s allocatable %s=%s" % (name, gpu_resource, alloc), "%s > 0" % gpu_resource,
                               "the NVIDIA device plugin does not advertise GPUs: check its pod on %s and the "
-                              "container runtime's nvidia runtime" % name))
+                              "container runtime's nvidia runtime" % name, key="kubernetes.gpu_allocatable"))
     return out
+
+
+def k8s_api(nodes):
+    """The API answered the node list."""
+    return [record("kubernetes", "api", "API answers", True, "listed %d nodes" % len(nodes or []),
+                   "the Kubernetes API answers", "", key="kubernetes.api")]
 
 
 def _int(value):

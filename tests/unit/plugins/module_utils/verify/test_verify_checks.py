@@ -72,26 +72,124 @@ def test_feast_stale_and_missing():
     assert not checks.feast({"freshness": []}, "/repo")[0]["ok"]
 
 
+IDENTIFIED = {"names": {"metadata": "fraud", "ready": "fraud", "response": "fraud"}, "versions": ["1"],
+              "problems": []}
+
+
+def champion(version):
+    return {"version": {"version": version, "status": "READY"}, "problem": None, "fix": ""}
+
+
 def test_kserve_reports_both_versions():
-    result = {"ready": True, "live": True, "matches": True, "prediction": [1], "served_version": "1"}
-    recs = by_check(checks.kserve(result, "fraud", "http://ks", champion={"version": "2"}))
+    result = {"ready": True, "live": True, "matches": True, "prediction": [1], "served_version": "1",
+              "identity": IDENTIFIED}
+    recs = by_check(checks.kserve(result, "fraud", "http://ks", champion=champion("2")))
     rec = recs["fraud serves the champion"]
-    assert not rec["ok"]
+    assert rec["status"] == "failed"
     assert "serves version 1" in rec["seen"] and "champion is version 2" in rec["seen"]
-    assert recs["fraud prediction"]["ok"]
-    same = by_check(checks.kserve(result, "fraud", "http://ks", champion={"version": 1}))
+    assert recs["fraud prediction"]["ok"] and recs["fraud identity"]["status"] == "passed"
+    assert "metadata says fraud" in recs["fraud identity"]["seen"]
+    same = by_check(checks.kserve(result, "fraud", "http://ks", champion=champion(1)))
     assert same["fraud serves the champion"]["ok"]
 
 
 def test_kserve_unknown_served_version_fails_not_passes():
-    result = {"ready": True, "live": True, "matches": None, "served_version": None}
-    rec = by_check(checks.kserve(result, "m", "u", champion={"version": "2"}))["m serves the champion"]
+    result = {"ready": True, "live": True, "matches": None, "served_version": None,
+              "identity": dict(IDENTIFIED, names={"metadata": "m"})}
+    recs = by_check(checks.kserve(result, "m", "u", champion=champion("2")))
+    rec = recs["m serves the champion"]
     assert not rec["ok"] and "does not report" in rec["seen"]
+    # No probe prediction configured: the operator's choice, shown as skipped, counted ok.
+    pred = recs["m prediction"]
+    assert pred["status"] == "not_run" and pred["chosen"] and pred["ok"] and "not set" in pred["seen"]
 
 
-def test_kserve_not_ready_stops_there():
-    recs = checks.kserve({"ready": False, "live": True}, "m", "u", champion={"version": "2"})
-    assert len(recs) == 1 and not recs[0]["ok"]
+def test_kserve_not_ready_reports_every_later_check_as_not_run():
+    recs = checks.kserve({"ready": False, "live": True, "identity": {"names": {}, "problems": [],
+                                                                     "unavailable": "GET /v2/models/m answered HTTP 503"}},
+                         "m", "u", champion=champion("2"))
+    by_key = {r["key"]: r for r in recs}
+    assert set(by_key) == {"kserve.identity", "kserve.ready", "kserve.prediction", "kserve.champion"}
+    assert by_key["kserve.ready"]["status"] == "failed"
+    assert by_key["kserve.identity"]["status"] == "not_run" and "HTTP 503" in by_key["kserve.identity"]["seen"]
+    for key in ("kserve.prediction", "kserve.champion"):
+        assert by_key[key]["status"] == "not_run" and not by_key[key]["ok"] and not by_key[key]["chosen"]
+        assert "m ready did not pass" in by_key[key]["seen"], by_key[key]
+
+
+@pytest.mark.parametrize("identity,expect", [
+    ({"names": {"metadata": "other", "response": "other"}, "problems": ["the metadata reply names model 'other', "
+                                                                         "not 'm'"], "hint": "fix the route"},
+     "names model 'other'"),
+    ({"names": {}, "problems": ["the server does not know model m (GET /v2/models/m answered HTTP 404: {})"]},
+     "does not know model m"),
+    (None, "carries no identity"),
+])
+def test_kserve_identity_comes_first_and_blocks_the_rest(identity, expect):
+    result = {"ready": True, "live": True, "matches": True, "prediction": [1], "served_version": "1"}
+    if identity is not None:
+        result["identity"] = identity
+    recs = checks.kserve(result, "m", "http://ks", champion=champion("1"))
+    assert recs[0]["key"] == "kserve.identity" and recs[0]["status"] == "failed" and expect in recs[0]["seen"]
+    assert [r["status"] for r in recs[1:]] == ["not_run"] * 3
+    assert not any(r["ok"] for r in recs), recs
+
+
+def test_kserve_ready_without_any_name_is_an_identity_failure():
+    recs = checks.kserve({"ready": True, "live": True, "identity": {"names": {}, "problems": []}}, "m", "u",
+                         champion=champion("1"))
+    assert recs[0]["status"] == "failed" and "no reply named it" in recs[0]["seen"]
+
+
+def test_kserve_champion_unknown_is_not_run_and_fails_unless_comparison_is_off():
+    result = {"ready": True, "live": True, "matches": True, "prediction": [1], "served_version": "1",
+              "identity": IDENTIFIED}
+    gone = {"version": None, "problem": "model fraud has no alias champion (aliases: none)", "fix": "set the alias"}
+    rec = by_check(checks.kserve(result, "fraud", "u", champion=gone))["fraud serves the champion"]
+    assert rec["status"] == "not_run" and not rec["ok"] and "no alias champion" in rec["seen"]
+    assert rec["fix"] == "set the alias"
+    rec = by_check(checks.kserve(result, "fraud", "u", champion=None))["fraud serves the champion"]
+    assert rec["status"] == "not_run" and not rec["ok"]
+    off = by_check(checks.kserve(result, "fraud", "u", champion=None, compare_version=False))
+    assert off["fraud serves the champion"]["chosen"] and off["fraud serves the champion"]["ok"]
+
+
+def test_mlflow_probe_skipped_steps_are_not_run_never_ok():
+    result = {"steps": [
+        {"name": "tracking", "ok": False, "error": "HTTP 500: database \"mlflow\" does not exist"},
+        {"name": "params", "ok": False, "skipped": True, "error": "not run: step tracking failed"},
+        {"name": "metrics", "ok": False, "skipped": True, "error": "not run: step tracking failed"},
+        {"name": "artifact_write", "ok": False, "skipped": True, "error": "not run: step tracking failed"},
+        {"name": "artifact_read", "ok": False, "skipped": True, "error": "not run: step artifact_write failed"}]}
+    recs = {r["key"]: r for r in checks.mlflow_probe(result, "http://mlflow")}
+    assert recs["mlflow.tracking"]["status"] == "failed" and "does not exist" in recs["mlflow.tracking"]["seen"]
+    art = recs["mlflow.artifacts"]
+    assert art["status"] == "not_run" and not art["ok"] and "ok" not in art["seen"].split(": ")[-1].split()
+    assert "step tracking failed" in art["seen"]
+    assert checks.mlflow_probe({"steps": []}, "u")[0]["status"] == "not_run"
+
+
+def test_champion_of_says_why():
+    assert checks.champion_of({"exists": False}, "m", "champion")["problem"] == "registered model m does not exist"
+    gone = checks.champion_of({"exists": True, "alias_versions": {}}, "m", "champion")
+    assert gone["version"] is None and "no alias champion" in gone["problem"]
+    assert checks.champion_of({"exists": True, "alias_versions": {"champion": {"version": "3"}}}, "m",
+                              "champion")["version"] == {"version": "3"}
+
+
+def test_not_configured_all_takes_names_not_values():
+    recs = checks.not_configured_all("data_services", {"postgresql": "", "redis": "verify_redis", "s3": ""})
+    assert [(r["component"], r["seen"]) for r in recs] == [("redis", "verify_redis is not set")]
+
+
+@pytest.mark.parametrize("run,skip,layers", [
+    (["all"], [], ["hardware", "kubernetes", "data_services", "mlflow", "feast", "kserve"]),
+    (["all"], ["kubernetes", "hardware"], ["data_services", "mlflow", "feast", "kserve"]),
+    (["kserve", "mlflow"], [], ["mlflow", "kserve"]),
+    (["kserve", "always", "nothing"], ["kserve"], []),
+])
+def test_selected_layers(run, skip, layers):
+    assert checks.selected_layers(run, skip) == layers
 
 
 def test_mdstat_clean_and_degraded():
@@ -147,12 +245,45 @@ def test_from_error_splits_fix_from_message():
 
 
 def test_report_orders_by_layer_and_fails_empty():
-    recs = checks.kserve({"ready": False}, "m", "u") + checks.redis(
+    recs = checks.kserve({"ready": False, "identity": IDENTIFIED}, "m", "u") + checks.redis(
         {"maxmemory": 1, "maxmemory_policy": "allkeys-lru"}, "r", "allkeys-lru")
     rep = report.build(recs)
-    assert [c["layer"] for c in rep["checks"]] == ["data_services", "data_services", "kserve"]
-    assert not rep["ok"] and rep["counts"] == {"checks": 3, "passed": 2, "failed": 1}
+    assert [c["layer"] for c in rep["checks"]] == ["data_services"] * 2 + ["kserve"] * 4
+    assert not rep["ok"] and rep["counts"] == {"checks": 6, "passed": 3, "failed": 1, "not_run": 2, "skipped": 0}
     text = report.summary(rep)
     assert "verify FAILED" in text and "FAIL kserve/kserve: m ready" in text and "fix:" in text
+    assert "NOT RUN kserve/kserve: m prediction" in text and "2 not run" in text
     empty = report.build([])
     assert not empty["ok"] and "no check ran" in report.summary(empty)
+
+
+def test_report_completes_every_catalog_check_of_a_selected_layer():
+    # The redis layer recorded one of its two checks; postgresql, s3 and the whole kserve layer nothing.
+    recs = checks.redis({"maxmemory": 1, "maxmemory_policy": "allkeys-lru"}, "r", "allkeys-lru")[1:]
+    recs += checks.from_error({"msg": "cannot connect"}, "data_services", "postgresql", "reachable", "x", "start it")
+    rep = report.build(recs, layers=["data_services", "kserve"])
+    by_key = {(c["layer"], c["key"]): c for c in rep["checks"]}
+    for layer, entries in checks.CATALOG.items():
+        for key, *_rest in entries:
+            assert ((layer, key) in by_key) == (layer in ("data_services", "kserve")), (layer, key)
+    headroom = by_key[("data_services", "postgresql.headroom")]
+    assert headroom["status"] == "not_run" and not headroom["ok"]
+    assert "postgresql 'reachable' did not pass" in headroom["seen"] and "reachable" in headroom["fix"]
+    lost = by_key[("kserve", "kserve.identity")]
+    assert "no task of verify recorded this check" in lost["seen"]
+    assert not rep["ok"] and rep["counts"]["not_run"] == 7 and rep["counts"]["passed"] == 1
+
+
+def test_report_counts_chosen_skips_as_ok():
+    recs = checks.mlflow_probe({"steps": [{"name": n, "ok": True} for n in
+                                          ("tracking", "params", "metrics", "artifact_write", "artifact_read")]},
+                               "u") + checks.mlflow_champion_not_asked()
+    rep = report.build(recs, layers=["mlflow"])
+    assert rep["ok"] and rep["counts"] == {"checks": 3, "passed": 2, "failed": 0, "not_run": 0, "skipped": 1}
+    assert "skipped  mlflow/mlflow registry" in report.summary(rep)
+
+
+def test_report_normalises_records_without_status():
+    rep = report.build([{"layer": "hardware", "component": "node", "check": "ran", "ok": False, "seen": "s",
+                         "expected": "e", "fix": "f", "host": "w1"}])
+    assert rep["checks"][0]["status"] == "failed" and rep["counts"]["failed"] == 1
