@@ -77,6 +77,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+registry_missing:
+  description:
+    - Whether the SQL registry database has no Feast registry table at all (the repository was never applied there); the
+      registry then reads as empty. A registry with only some of its tables fails the module, naming the missing ones.
+  returned: always
+  type: bool
+  sample: false
 project:
   description: The Feast project of the repository.
   returned: always
@@ -204,6 +211,7 @@ def main():
                                    read_only=True) as repo:
             inspector = feast_info.Inspector(repo)
             described, views = inspector.describe()
+            described["registry_missing"] = repo.registry_missing
             results = [inspector.probe(probe, views) for probe in params["probes"]]
     except MlopsError as exc:
         module.fail_json(**exc.fail_kwargs())

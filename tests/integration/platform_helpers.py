@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -196,7 +197,9 @@ class Platform:
         variables = self.verify_vars()
         for key, value in overrides.items():
             if isinstance(value, dict) and value and isinstance(variables.get(key), dict):
-                variables[key] = dict(variables[key], **value)
+                # Merged into the defaults; a key given as None is removed.
+                merged = dict(variables[key], **value)
+                variables[key] = {k: v for k, v in merged.items() if v is not None}
             else:
                 variables[key] = value
         inv = {"all": {"hosts": {"localhost": {"ansible_connection": "local",
@@ -250,3 +253,58 @@ def run_verify(inventory: Path, report_dir: Path, tags: str | None = None, timeo
     path = report_dir / "verify-report.json"
     report = json.loads(path.read_text()) if path.exists() else None
     return VerifyRun(proc, report, elapsed, report_dir)
+
+
+class RewritingProxy:
+    """A misrouted ingress in front of a real model server, for identity tests.
+
+    Forwards every request to ``target`` after ``path_map(path)``, and passes
+    each JSON reply through ``body_map(path, body)`` (identity by default).
+    Runs in a thread on 127.0.0.1; use it as a context manager.
+    """
+
+    def __init__(self, target: str, path_map=None, body_map=None):
+        import http.server
+        import threading
+
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _forward(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                data = self.rfile.read(length) if length else None
+                path = proxy.path_map(self.path)
+                req = urllib.request.Request(target + path, data=data, method=self.command,
+                                             headers={"Content-Type": "application/json"})
+                try:
+                    with urllib.request.urlopen(req, timeout=10) as resp:
+                        status, raw = resp.status, resp.read()
+                except urllib.error.HTTPError as exc:
+                    status, raw = exc.code, exc.read()
+                with contextlib.suppress(ValueError):
+                    raw = json.dumps(proxy.body_map(self.path, json.loads(raw))).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            do_GET = do_POST = _forward
+
+        self.path_map = path_map or (lambda path: path)
+        self.body_map = body_map or (lambda path, body: body)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)

@@ -67,6 +67,12 @@ class Stack:
                 "user": self.vars["MLOPS_PG_USER"], "password": self.vars["MLOPS_PG_PASSWORD"],
                 "dbname": self.vars[f"MLOPS_PG_DB_{db.upper()}"], "connect_timeout": 10}
 
+    def pg_superuser(self, db: str = "postgres") -> dict:
+        """psycopg2.connect() keyword arguments for the stack's superuser (to break and repair databases)."""
+        secrets = json.loads((self.state_dir / "secrets.json").read_text())
+        return {"host": self.vars["MLOPS_PG_HOST"], "port": int(self.vars["MLOPS_PG_PORT"]), "user": "postgres",
+                "password": secrets["pg_superuser_password"], "dbname": db, "connect_timeout": 10}
+
     def redis(self, password=_STACK_PASSWORD):
         """A redis-py client for the stack's Redis, with timeouts and without redis-py's default retries
         (they also retry authentication errors, with backoff). ``password`` overrides the stack's;

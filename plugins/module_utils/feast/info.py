@@ -52,6 +52,12 @@ class Inspector(object):
         """One freshness probe ``{feature_view, entity_rows, max_age_s, features}`` through the online store."""
         name = probe["feature_view"]
         view = views.get(name)
+        if view is None and self.repo.registry_missing:
+            raise FeastError("feature view %s: the registry database has no Feast registry tables at all - the "
+                             "repository was never applied there" % name,
+                             host=self.repo.registry_endpoint, component="feast registry",
+                             hint="apply the repository (baremetal.mlops.feast_apply), or point registry.path of "
+                                  "feature_store.yaml at the database it was applied to")
         if view is None:
             raise FeastError("feature view %s not in project %s (known: %s)" % (
                 name, self.repo.project, ", ".join(sorted(views)) or "none"),

@@ -38,6 +38,7 @@ import tempfile
 import traceback
 import warnings
 
+from ansible_collections.baremetal.mlops.plugins.module_utils.common.redact import redact
 from ansible_collections.baremetal.mlops.plugins.module_utils.feast.exceptions import (
     FeastError,
     FeastOfflineStoreError,
@@ -53,9 +54,11 @@ try:
         from feast import FeatureStore
         from feast.infra.registry.registry import Registry
         from feast.infra.registry.sql import FeastRegistrySchemaError, SqlRegistry
+        from feast.infra.registry.sql import metadata as sql_registry_metadata
         from feast.project import Project
         from feast.repo_config import RegistryConfig
         from feast.repo_operations import parse_repo
+        from sqlalchemy import inspect as sa_inspect
 except ImportError:
     HAS_FEAST = False
     FEAST_IMPORT_ERROR = traceback.format_exc()
@@ -94,15 +97,6 @@ def redis_endpoint(connection_string):
             host, _sep, port = part.rpartition(":")
             return _host_port(host, port) if host else _host_port(part, None)
     return None
-
-
-def redact(text, secrets=()):
-    """``text`` without the secrets given nor passwords embedded in URLs or ``password=`` pairs."""
-    text = re.sub(r"(://[^:/@\s]*:)[^@/\s]+@", r"\1********@", str(text))
-    text = re.sub(r"(password\s*[=:]\s*)[^\s,;'\"]+", r"\1********", text, flags=re.IGNORECASE)
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "********")
-    return text
 
 
 # --- process context ------------------------------------------------------------------------------------------------
@@ -173,14 +167,39 @@ def _raise_expired(signum, frame):
 
 # --- the read-only registry -----------------------------------------------------------------------------------------
 
+class RegistryNeverApplied(Exception):
+    """Not one registry table exists: nothing was ever applied to this database."""
+
+
+class RegistryIncomplete(Exception):
+    """Some registry tables exist and others do not: a damaged or partial schema."""
+
+    def __init__(self, missing, present):
+        self.missing = sorted(missing)
+        self.present = sorted(present)
+        super().__init__("tables %s missing while %s exist" % (", ".join(self.missing), ", ".join(self.present)))
+
+
 class ReadOnlySqlRegistry(SqlRegistry):
     """Feast's SQL registry without the writes it makes when opened.
 
     ``SqlRegistry.__init__`` creates missing tables, inserts the project's
     ``project_uuid`` metadata row and copies projects from the metadata table
     to the projects table. Check mode and ``*_info`` must not write, so those
-    two hooks do nothing here and the schema is only verified.
+    two hooks do nothing here and the schema is only verified - telling a
+    registry that was never applied (no table at all: it reads as empty) from
+    one with tables missing (an error naming them).
     """
+
+    @staticmethod
+    def _verify_schema(engine, registry_metadata=None):
+        registry_metadata = sql_registry_metadata if registry_metadata is None else registry_metadata
+        expected = set(registry_metadata.tables.keys())
+        present = expected & set(sa_inspect(engine).get_table_names(schema=registry_metadata.schema))
+        if not present:
+            raise RegistryNeverApplied()
+        if present != expected:
+            raise RegistryIncomplete(expected - present, present)
 
     def _maybe_init_project_metadata(self, project):
         return None
@@ -379,7 +398,14 @@ def open_repo(path, env=None, timeout=30, read_only=False):
                         ro_config = registry_config.model_copy(update=dict(schema_mode="verify"))
                         try:
                             store._registry = ReadOnlySqlRegistry(ro_config, store.config.project, None)
-                        except FeastRegistrySchemaError:
+                        except RegistryIncomplete as exc:
+                            raise FeastRegistryError(
+                                "the registry schema is incomplete: %s. That is a damaged or partly migrated "
+                                "registry, not one that was never applied" % exc, host=repo.registry_endpoint,
+                                hint="restore the registry database %s from its backup, or recreate the missing "
+                                     "tables (feast registry create-schema) and apply the repository again "
+                                     "(baremetal.mlops.feast_apply)" % repo.registry_endpoint)
+                        except (RegistryNeverApplied, FeastRegistrySchemaError):
                             # Never applied: read an empty throwaway registry instead of creating tables.
                             tmpdir = tempfile.mkdtemp(prefix="feast-registry-")
                             store._registry = Registry(store.config.project, RegistryConfig(

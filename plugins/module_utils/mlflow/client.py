@@ -28,6 +28,7 @@ import traceback
 from urllib.parse import urlsplit, urlunsplit
 
 from ansible.module_utils.basic import env_fallback
+from ansible_collections.baremetal.mlops.plugins.module_utils.common.redact import redact
 from ansible_collections.baremetal.mlops.plugins.module_utils.mlflow.exceptions import (
     ARTIFACT_COMPONENT,
     COMPONENT,
@@ -159,11 +160,16 @@ def _error_code(exc):
     return code if isinstance(code, str) else None
 
 
-def translate(exc, action, tracking_uri, timeout, component=COMPONENT, raw_uri=None):
+# How much of a server's own error text (MLflow quotes the response body) goes into a message.
+CAUSE_LIMIT = 600
+
+
+def translate(exc, action, tracking_uri, timeout, component=COMPONENT, raw_uri=None, secrets=()):
     """An :class:`MlflowError` for ``exc``, raised while doing ``action`` (e.g. "create experiment 'x'").
 
     ``raw_uri`` is the tracking URI as given, credentials included; it is
-    replaced by ``tracking_uri`` in MLflow's messages.
+    replaced by ``tracking_uri`` in MLflow's messages. The server's own
+    error text travels in the message, bounded and without ``secrets``.
     """
     if isinstance(exc, MlflowError):
         return exc
@@ -174,7 +180,7 @@ def translate(exc, action, tracking_uri, timeout, component=COMPONENT, raw_uri=N
         message = getattr(e, "message", None) or str(e) or type(e).__name__
         if raw_uri and raw_uri != tracking_uri:
             message = message.replace(raw_uri, tracking_uri)
-        return message.strip()
+        return redact(message.strip(), secrets, limit=CAUSE_LIMIT)
 
     if HAS_MLFLOW and any(_is_timeout(err) for err in chain):
         return MlflowUnreachableError(
@@ -235,6 +241,30 @@ def _server_error_hint(component):
             "the MLflow server's log names the cause")
 
 
+def return_error_responses():
+    """Make MLflow's HTTP sessions hand an error answer back instead of raising ``RetryError``.
+
+    With retries off, urllib3 raises for a status MLflow counts as transient
+    (500, 503...) and drops the response, so the server's own error text -
+    'database "mlflow" does not exist' - never reaches the operator. MLflow
+    builds its sessions in ``request_utils._cached_get_request_session``,
+    whose ``raise_on_status`` argument decides that; this wraps it once so
+    that it is False: MLflow's own response handling then raises an
+    ``MlflowException`` that quotes the body. Without that function (another
+    MLflow), errors keep reporting the status only.
+    """
+    cached = getattr(request_utils, "_cached_get_request_session", None)
+    if cached is None or getattr(cached, "returns_error_responses", False):
+        return
+
+    def sessions(max_retries, backoff_factor, backoff_jitter, retry_codes, _raise_on_status, *args, **kwargs):
+        return cached(max_retries, backoff_factor, backoff_jitter, retry_codes, False, *args, **kwargs)
+
+    sessions.cache_clear = cached.cache_clear
+    sessions.returns_error_responses = True
+    request_utils._cached_get_request_session = sessions
+
+
 def drop_pooled_connections():
     """Forget MLflow's pooled HTTP connections, so that the next request opens a new one.
 
@@ -261,13 +291,16 @@ class MlflowConnection(object):
         self.raw_uri = tracking_uri
         self.tracking_uri = safe_uri(tracking_uri)
         self.timeout = timeout
+        self.secrets = tuple(s for s in (token, password) if s)
+        return_error_responses()
         os.environ.update(client_environment(timeout, token=token, username=username, password=password,
                                              tracking_uri=tracking_uri))
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
     def error(self, exc, action, component=COMPONENT):
         """:func:`translate` for this connection."""
-        return translate(exc, action, self.tracking_uri, self.timeout, component=component, raw_uri=self.raw_uri)
+        return translate(exc, action, self.tracking_uri, self.timeout, component=component, raw_uri=self.raw_uri,
+                         secrets=self.secrets)
 
     def call(self, action, method, *args, **kwargs):
         """``self.client.<method>(*args, **kwargs)``; errors become :class:`MlflowError` naming ``action``.

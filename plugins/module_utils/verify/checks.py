@@ -210,8 +210,10 @@ def mlflow_probe(result, tracking_uri):
         bad = [s for s in mine if not s.get("ok") and not s.get("skipped")]
         skipped = [s for s in mine if s.get("skipped")]
         if bad:
+            # The step's error is the module's message; the report's fix is this layer's, one fix.
+            error = str(bad[0].get("error")).split(" Fix: ")[0].strip()
             out.append(record("mlflow", component, check, False, "%s: %s failed: %s" % (
-                tracking_uri, bad[0].get("name"), bad[0].get("error")), check, fix, key=key))
+                tracking_uri, bad[0].get("name"), error), check, fix, key=key))
         elif not mine or skipped:
             why = sorted({str(s.get("error") or "skipped") for s in skipped}) or ["the probe did not get to them"]
             out.append(not_run("mlflow", component, check, "%s: %s: %s" % (
