@@ -31,13 +31,16 @@ from ansible_collections.baremetal.mlops.tests.unit.ansible_cli import run_ansib
 TARGETS = Path(__file__).resolve().parent / "targets"
 
 
-def playbook(name, tmp_path, stack, extra=None, tags=None, timeout=300, file="playbook.yml"):
+def playbook(name, tmp_path, stack, extra=None, tags=None, timeout=300, file="playbook.yml", verbosity=0):
+    """Run a target; every run also checks that no password of the stack is in its output."""
     varsfile = tmp_path / ("%s-vars.json" % name)
     varsfile.write_text(json.dumps(dict(ansible_python_interpreter=sys.executable, **(extra or {}))))
     varsfile.chmod(0o600)
     args = ["-i", "localhost,", "-e", "@%s" % varsfile, TARGETS / name / file]
     if tags:
         args += ["--tags", tags]
+    if verbosity:
+        args.append("-" + "v" * verbosity)
     t0 = time.monotonic()
     res = run_ansible("ansible-playbook", *args, env=feast_env(stack), timeout=timeout)
     res.elapsed = time.monotonic() - t0
@@ -70,6 +73,15 @@ def test_feast_apply_four_steps(fresh_project, tmp_path):
     assert "ok=7" in res.stdout and "failed=0" in res.stdout
     after = registry_snapshot(stack)
     assert after["feature_views"] and after["entities"]
+
+
+def test_feast_apply_prints_no_password_at_vvv(fresh_project, tmp_path):
+    # The passwords reach the module through its no_log environment option; at -vvv Ansible prints every
+    # module invocation and result (playbook() searches them for the stack's passwords).
+    res = playbook("feast_apply", tmp_path, fresh_project, verbosity=3)
+    assert res.returncode == 0, output(res)
+    # -vvv really printed connection details and the results (so the search looked at something).
+    assert "ESTABLISH LOCAL CONNECTION" in res.stdout and "AnsiballZ_feast_apply.py" in res.stdout, output(res)
 
 
 def test_feast_materialize_four_steps(fresh_project, tmp_path):

@@ -217,11 +217,18 @@ def test_kserve_endpoint_info_speaks_v1_and_v2_against_the_real_server(platform)
                       "expected": [0, 1]})
     assert v1["ready"] and v1["matches"] and v1["prediction"] == [0, 1], v1
     assert v1["served_version"] is None  # V1 responses carry no version
+    assert v1["identity"]["names"] == {"status": model} and v1["identity"]["problems"] == [], v1
     v2 = kserve_info({"url": url, "model": model, "predict": {"inputs": [
         {"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [[1.0, 0.0]]}]}, "expected": [0]})
     assert v2["ready"] and v2["served_version"] == "1" and v2["matches"] is False, v2
     assert v2["mismatch"] == "$[0]: expected 0, got 1"
+    # The real server names the model in its metadata, ready reply and response: identity is proven.
+    assert v2["identity"]["names"] == {"metadata": model, "ready": model, "response": model}, v2
+    assert v2["identity"]["problems"] == [] and v2["identity"]["versions"] == ["1"], v2
     missing = kserve_info({"url": url, "model": "no-such-model"})
     assert missing["ready"] is False and not missing.get("failed"), missing
+    assert "does not know model no-such-model" in missing["identity"]["problems"][0], missing
+    v1_missing = kserve_info({"url": url, "model": "no-such-model", "protocol": "v1"})
+    assert "HTTP 404" in v1_missing["identity"]["problems"][0], v1_missing
     refused = kserve_info({"url": url.rsplit(":", 1)[0] + ":1", "model": model, "timeout": 3})
     assert refused["failed"] and refused["kind"] == "unreachable" and ":1/v2/health/live" in refused["msg"], refused
