@@ -15,7 +15,12 @@ version_added: 0.1.0
 description:
   - Takes the check records that the C(verify) role gathered, writes a JSON report and a human summary, returns both,
     and fails - listing every failure with its layer, component, what was seen, what was expected and the fix - when
-    any check failed or when no check ran.
+    any check failed or did not run for a reason the operator did not choose, or when no check ran.
+  - A check has one of three outcomes (C(status)) - V(passed), V(failed) or V(not_run). A V(not_run) check with
+    C(chosen=true) (the operator left it out, for example C(compare_version=false)) counts as passed and is listed as
+    skipped; any other V(not_run) counts as a failure.
+  - Every check of the catalog of each layer in O(layers) is in the report; one that no record covers is added as
+    V(not_run), naming the failure that most likely stopped it - so a check cannot silently drop out.
   - Runs on the controller, in the last play of C(verify.yml).
 author:
   - baremetal.mlops contributors (@baremetal-mlops)
@@ -33,8 +38,8 @@ notes:
 options:
   checks:
     description:
-      - Check records, each with C(layer), C(component), C(check), C(ok), C(seen), C(expected), C(fix) and, for node
-        checks, C(host).
+      - Check records, each with C(layer), C(component), C(check), C(ok), C(seen), C(expected), C(fix), usually
+        C(key) and C(status) (C(status) is derived from C(ok) when missing) and, for node checks, C(host).
     type: list
     elements: dict
     required: true
@@ -48,7 +53,8 @@ options:
     description: How long the verify run took, for the report.
     type: float
   layers:
-    description: Layers that were selected, for the report.
+    description: Layers that were selected - their catalog checks are completed (see the description) and the report
+      names them.
     type: list
     elements: str
 """
@@ -68,21 +74,21 @@ report:
   type: dict
   contains:
     ok:
-      description: Whether every check passed (and at least one ran).
+      description: Whether every check passed or was skipped by choice (and at least one passed).
       type: bool
     counts:
-      description: Number of checks, passed and failed.
+      description: Number of checks, passed, failed, not run (counted as failures) and skipped by choice.
       type: dict
-      sample: {checks: 14, passed: 13, failed: 1}
+      sample: {checks: 14, passed: 12, failed: 1, not_run: 1, skipped: 0}
     failures:
-      description: The failed checks.
+      description: The failed checks and those not run for a reason the operator did not choose.
       type: list
       elements: dict
     checks:
       description: Every check, ordered by layer, host, component.
       type: list
       elements: dict
-      sample: [{layer: data_services, component: redis, check: eviction policy, ok: false,
+      sample: [{layer: data_services, component: redis, check: eviction policy, key: redis.policy, status: failed, ok: false,
                 seen: "127.0.0.1:6379: maxmemory-policy noeviction", expected: maxmemory-policy allkeys-lru,
                 fix: "set maxmemory-policy allkeys-lru"}]
 summary:

@@ -18,6 +18,12 @@ MASK = "********"
 DEFAULT_LIMIT = 600
 
 
+def one_line(text):
+    """``text`` on one line: blank lines and SQLAlchemy's "(Background on this error at: ...)" links dropped."""
+    lines = (line.strip() for line in str(text).splitlines())
+    return " ".join(line for line in lines if line and not line.startswith("(Background on this error"))
+
+
 def redact(text, secrets=(), limit=None):
     """``text`` without the ``secrets`` given, URL passwords, ``password=`` pairs and bearer tokens.
 

@@ -38,7 +38,7 @@ import tempfile
 import traceback
 import warnings
 
-from ansible_collections.baremetal.mlops.plugins.module_utils.common.redact import redact
+from ansible_collections.baremetal.mlops.plugins.module_utils.common.redact import one_line, redact
 from ansible_collections.baremetal.mlops.plugins.module_utils.feast.exceptions import (
     FeastError,
     FeastOfflineStoreError,
@@ -260,9 +260,7 @@ class FeastRepo(object):
                  % (self.registry_endpoint, self.online_endpoint))
 
     def cause(self, exc):
-        text = str(exc).strip().splitlines()
-        text = " ".join(line.strip() for line in text if line.strip() and not line.startswith("(Background"))
-        return redact("%s: %s" % (type(exc).__name__, text or repr(exc)), self.secrets)
+        return redact("%s: %s" % (type(exc).__name__, one_line(exc) or repr(exc)), self.secrets)
 
     def error_for(self, action, exc):
         """The FeastError for an exception raised while doing ``action``, by the library that raised it."""

@@ -28,7 +28,7 @@ import traceback
 from urllib.parse import urlsplit, urlunsplit
 
 from ansible.module_utils.basic import env_fallback
-from ansible_collections.baremetal.mlops.plugins.module_utils.common.redact import redact
+from ansible_collections.baremetal.mlops.plugins.module_utils.common.redact import one_line, redact
 from ansible_collections.baremetal.mlops.plugins.module_utils.mlflow.exceptions import (
     ARTIFACT_COMPONENT,
     COMPONENT,
@@ -180,7 +180,7 @@ def translate(exc, action, tracking_uri, timeout, component=COMPONENT, raw_uri=N
         message = getattr(e, "message", None) or str(e) or type(e).__name__
         if raw_uri and raw_uri != tracking_uri:
             message = message.replace(raw_uri, tracking_uri)
-        return redact(message.strip(), secrets, limit=CAUSE_LIMIT)
+        return redact(one_line(message), secrets, limit=CAUSE_LIMIT)
 
     if HAS_MLFLOW and any(_is_timeout(err) for err in chain):
         return MlflowUnreachableError(

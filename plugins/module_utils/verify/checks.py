@@ -91,7 +91,7 @@ def not_run(layer, component, check, reason, expected, fix, key=None, chosen=Fal
 
 def blocked(layer, component, check, key, expected, because):
     """A "not run" record for a check that cannot run because ``because`` (a check record) did not pass."""
-    return not_run(layer, component, check, "%s did not pass (%s)" % (because["check"], _short(because["seen"], 300)),
+    return not_run(layer, component, check, "%s did not pass (see there)" % because["check"],
                    expected, "fix '%s' first, then rerun" % because["check"], key=key)
 
 
@@ -215,9 +215,13 @@ def mlflow_probe(result, tracking_uri):
             out.append(record("mlflow", component, check, False, "%s: %s failed: %s" % (
                 tracking_uri, bad[0].get("name"), error), check, fix, key=key))
         elif not mine or skipped:
-            why = sorted({str(s.get("error") or "skipped") for s in skipped}) or ["the probe did not get to them"]
+            # Why: the skip reasons that point outside this group (artifact_read waits on artifact_write,
+            # which is itself skipped because tracking failed: the cause is tracking).
+            why = sorted({str(s.get("error") or "skipped").replace("not run: ", "") for s in skipped})
+            outside = [w for w in why if not any(name in w for name in names)]
             out.append(not_run("mlflow", component, check, "%s: %s: %s" % (
-                tracking_uri, ", ".join(s["name"] for s in skipped) or ", ".join(names), "; ".join(why)),
+                tracking_uri, ", ".join(s["name"] for s in skipped) or ", ".join(names),
+                "; ".join(outside or why) or "the probe did not get to these steps"),
                 check, "fix the step that stopped the probe (above), then rerun", key=key))
         else:
             out.append(record("mlflow", component, check, True, "%s: %s ok" % (

@@ -29,6 +29,12 @@ def _layer_index(name):
     return LAYERS.index(name) if name in LAYERS else len(LAYERS)
 
 
+def _catalog_index(check):
+    """Position of the check in its layer's catalog (identity before readiness...); others after."""
+    keys = [entry[0] for entry in CATALOG.get(check.get("layer"), ())]
+    return keys.index(check["key"]) if check.get("key") in keys else len(keys)
+
+
 def normalise(check):
     """A record with ``status`` and ``key`` (records built outside checks.py may carry only ``ok``)."""
     rec = dict(check)
@@ -74,7 +80,7 @@ def build(checks, started=None, finished=None, duration_s=None, layers=None):
     """The report. ``layers``: the selected layers (their catalog checks are completed); None: those seen."""
     records = complete(checks, [name for name in layers or () if name in CATALOG])
     ordered = sorted(records, key=lambda c: (_layer_index(c.get("layer")), c.get("host") or "",
-                                             c.get("component", ""), c.get("check", "")))
+                                             _catalog_index(c), c.get("component", ""), c.get("check", "")))
     failures = [c for c in ordered if not c["ok"]]
     counts = {"checks": len(ordered),
               "passed": len([c for c in ordered if c["status"] == PASSED]),

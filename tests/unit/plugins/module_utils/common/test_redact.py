@@ -26,3 +26,10 @@ def test_long_text_is_bounded_and_says_so():
 
 def test_empty_and_none_secrets_are_ignored():
     assert redact("nothing here", secrets=["", None]) == "nothing here"
+
+
+def test_one_line_drops_blank_lines_and_sqlalchemy_links():
+    from ansible_collections.baremetal.mlops.plugins.module_utils.common.redact import one_line
+
+    text = 'FATAL:  database "mlflow" does not exist\n\n(Background on this error at: https://sqlalche.me/e/21/e3q8)'
+    assert one_line(text) == 'FATAL:  database "mlflow" does not exist'
