@@ -29,8 +29,8 @@ description:
     JSON health reply without C(live) or C(ready), a V1 status without C(name) and C(ready)) fails the module as a
     protocol error. Health replies with an empty body are judged by their HTTP status, as the V2 protocol allows.
   - A model that is not ready, a model the server does not know, an identity problem or a prediction that does not
-    match does not fail the module - C(verify.yml) judges the result. An endpoint that cannot be reached, times out or answers an HTTP error fails it, naming the URL and the
-    cause.
+    match does not fail the module - C(verify.yml) judges the result. An endpoint that cannot be reached, times out or
+    answers an HTTP error fails it, naming the URL and the cause.
   - Every request gives up after O(timeout) seconds.
 author:
   - baremetal.mlops contributors (@baremetal-mlops)

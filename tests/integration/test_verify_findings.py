@@ -123,7 +123,7 @@ def test_champion_version_deleted_reports_serves_the_champion_as_not_run_and_fai
         champ = assert_fails_with(run, "kserve.champion")
         assert champ["status"] == "not_run" and "no alias champion" in champ["seen"], champ
         assert "alias" in champ["fix"]
-        assert f"1 not run" in run.report_dir.joinpath("verify-summary.txt").read_text()
+        assert "1 not run" in run.report_dir.joinpath("verify-summary.txt").read_text()
         assert extra not in platform.versions
     finally:
         mlflow_call(stack, "c.set_registered_model_alias(sys.argv[1], 'champion', sys.argv[2])", name,
@@ -151,8 +151,8 @@ def database_renamed(stack, name: str):
         conn.close()
 
 
-def test_mlflow_database_gone_fails_tracking_with_the_servers_cause_and_artifacts_not_run(platform, stack,
-                                                                                       report_dir):
+def test_mlflow_database_gone_fails_tracking_with_the_servers_cause_and_artifacts_not_run(
+        platform, stack, report_dir):
     with database_renamed(stack, stack.vars["MLOPS_PG_DB_MLFLOW"]):
         run = run_verify(platform.inventory(), report_dir, "mlflow")
     tracking = assert_fails_with(run, "mlflow.tracking")

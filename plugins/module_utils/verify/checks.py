@@ -95,6 +95,11 @@ def blocked(layer, component, check, key, expected, because):
                    expected, "fix '%s' first, then rerun" % because["check"], key=key)
 
 
+def without_fix(message):
+    """A module's message without the " Fix: <hint>" our modules append: the report has a field for the fix."""
+    return str(message).split(" Fix: ", maxsplit=1)[0].strip()
+
+
 def from_error(result, layer, component, check, expected, fix, key=None):
     """A failed record from a task's failed result (``ansible_failed_result``)."""
     result = result or {}
@@ -104,7 +109,7 @@ def from_error(result, layer, component, check, expected, fix, key=None):
     hint = result.get("hint")
     if hint:
         # Our modules append "Fix: <hint>" to the message; the report has a field for it.
-        msg = msg.split(" Fix: ")[0]
+        msg = without_fix(msg)
         fix = hint
     return [record(layer, component, check, False, msg, expected, fix, key=key)]
 
@@ -211,7 +216,7 @@ def mlflow_probe(result, tracking_uri):
         skipped = [s for s in mine if s.get("skipped")]
         if bad:
             # The step's error is the module's message; the report's fix is this layer's, one fix.
-            error = str(bad[0].get("error")).split(" Fix: ")[0].strip()
+            error = without_fix(bad[0].get("error"))
             out.append(record("mlflow", component, check, False, "%s: %s failed: %s" % (
                 tracking_uri, bad[0].get("name"), error), check, fix, key=key))
         elif not mine or skipped:

@@ -118,8 +118,8 @@ def test_kserve_not_ready_reports_every_later_check_as_not_run():
 
 
 @pytest.mark.parametrize("identity,expect", [
-    ({"names": {"metadata": "other", "response": "other"}, "problems": ["the metadata reply names model 'other', "
-                                                                         "not 'm'"], "hint": "fix the route"},
+    ({"names": {"metadata": "other", "response": "other"},
+      "problems": ["the metadata reply names model 'other', not 'm'"], "hint": "fix the route"},
      "names model 'other'"),
     ({"names": {}, "problems": ["the server does not know model m (GET /v2/models/m answered HTTP 404: {})"]},
      "does not know model m"),
