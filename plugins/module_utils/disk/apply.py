@@ -146,6 +146,20 @@ class Applier(object):
         if changed:
             self.write(self.fstab_path, after)
 
+    def _fstab_remove(self, step):
+        before = read_text_file(self.fstab_path) or ""
+        after, changed = conffiles.remove_fstab_lines(before, [step["params"]["line"]])
+        if changed:
+            self.write(self.fstab_path, after)
+
+    def _mdadm_conf_remove(self, step):
+        path = step["params"]["path"]
+        before = read_text_file(path)
+        after, changed = conffiles.remove_array(before, step["params"]["uuid"])
+        if changed:
+            self.write(path, after)
+            self.conf_changed = True
+
     def _step(self, step):
         action = step["action"]
         if action in ("mdadm_create", "pvcreate", "mkfs"):
@@ -154,6 +168,10 @@ class Applier(object):
             self._mdadm_conf(step)
         elif action == "fstab":
             self._fstab(step)
+        elif action == "fstab_remove":
+            self._fstab_remove(step)
+        elif action == "mdadm_conf_remove":
+            self._mdadm_conf_remove(step)
         elif action == "mkdir":
             self.makedirs(step["params"]["path"])
         elif action == "update_initramfs":

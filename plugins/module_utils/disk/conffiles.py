@@ -181,3 +181,50 @@ def set_array_line(text, line):
     first, last = same[0][0], same[0][1]
     lines[first:last + 1] = [line]
     return _join(text, lines), True
+
+
+def remove_fstab_lines(text, lines):
+    """Remove the active fstab entries equal (field by field) to one of ``lines``: ``(new_text, changed)``."""
+    text = text or ""
+    wanted = [line.split() for line in lines]
+    doomed = set(entry["lineno"] for entry in fstab_entries(text) if entry["fields"] in wanted)
+    if not doomed:
+        return text, False
+    kept = [line for lineno, line in enumerate(text.splitlines()) if lineno not in doomed]
+    return _join(text, kept), True
+
+
+def remove_array(text, uuid):
+    """Remove the ARRAY entries of array ``uuid`` (continuation lines too): ``(new_text, changed)``."""
+    text = text or ""
+    wanted = mdadm_uuid(uuid)
+    lines = text.splitlines()
+    doomed = [block for block in _array_blocks(lines) if wanted and block[3] == wanted]
+    if not doomed:
+        return text, False
+    for first, last, _devname, _uuid in reversed(doomed):
+        del lines[first:last + 1]
+    return _join(text, lines), True
+
+
+# -- crypttab and systemd units (read only: references the planner refuses to leave dangling) ----------------------
+
+
+def crypttab_entries(text):
+    """Active crypttab(5) entries: ``{lineno, name, source, line}``."""
+    result = []
+    for lineno, line in enumerate((text or "").splitlines()):
+        fields = line.split()
+        if len(fields) >= 2 and not fields[0].startswith("#"):
+            result.append({"lineno": lineno, "name": fields[0], "source": fields[1], "line": line})
+    return result
+
+
+def unit_what(text):
+    """The ``What=`` of a systemd .mount or .swap unit (the last one wins), or None."""
+    what = None
+    for line in (text or "").splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key.strip() == "What":
+            what = value.strip()
+    return what

@@ -27,8 +27,17 @@ once in one :class:`LayoutError`):
   PV of our volume group, our filesystem (same type, and our label or the
   UUID our fstab line mounts).
 
-Step phases, in this order: wipe, create (mdadm/LVM/mkfs), persist
-(mdadm.conf), fstab, reload (systemd), mount (mkdir + mount), initramfs.
+* Before a wipe, every reference to the disk and to what is on it (fstab by
+  UUID, LABEL, PARTUUID, path or by-id link; mdadm.conf; crypttab; systemd
+  .mount/.swap units; the LVs of its volume group) is found
+  (:mod:`.references`): fstab and mdadm.conf lines are removed by planned,
+  shown steps, so that the next boot does not wait for a filesystem that is
+  gone; crypttab lines, units and a volume group that also lives on other
+  disks are refused, naming them.
+
+Step phases, in this order: unref (remove references to wiped disks), wipe,
+create (mdadm/LVM/mkfs), persist (mdadm.conf), fstab, reload (systemd),
+mount (mkdir + mount), initramfs.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ import shlex
 import uuid as uuid_mod
 
 from ansible_collections.baremetal.mlops.plugins.module_utils.disk import conffiles
+from ansible_collections.baremetal.mlops.plugins.module_utils.disk import references as refs_mod
 from ansible_collections.baremetal.mlops.plugins.module_utils.disk.exceptions import LayoutError
 
 VOLUME_TYPES = ("filesystem", "raid", "lvm")
@@ -57,7 +67,7 @@ LV_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)([bBsSkKmMgGtTpPeE]?)$")
 LV_EXTENTS_RE = re.compile(r"^(\d+)%(FREE|VG|PVS)$", re.IGNORECASE)
 SIZE_UNITS = {"b": 1, "s": 512, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50, "e": 1 << 60}
 LVM_EXTENT_SLACK = 4 << 20
-PHASES = ("wipe", "create", "persist", "fstab", "reload", "mount", "initramfs")
+PHASES = ("unref", "wipe", "create", "persist", "fstab", "reload", "mount", "initramfs")
 PUBLIC_STEP_KEYS = ("action", "volume", "device", "serial", "detail", "command")
 
 
@@ -522,6 +532,40 @@ class _Planner(object):
         self.steps.append(step)
         return step
 
+    def _check_references(self, vol, ns, wiped_paths):
+        """Refuse what a wipe would leave dangling and cannot be removed safely; return the removable references."""
+        where = "volume %s" % vol["name"]
+        found = refs_mod.references(ns, self.state)
+        for ref in found:
+            if ref["kind"] in ("crypttab", "unit"):
+                self.problems.append(
+                    "%s: disk %s on %s is allowlisted for wiping, but %s still uses %s (%s): after the wipe it "
+                    "would wait for a device that is gone. Fix: remove that %s by hand (close the mapping, disable "
+                    "the unit), then run again" % (where, disk_name(ns), self.host, ref["file"], ref["what"],
+                                                   ref["line"], "line" if ref["kind"] == "crypttab" else "unit"))
+        for vg, others in refs_mod.lvm_spans(ns, self.state, wiped_paths):
+            self.problems.append(
+                "%s: disk %s on %s is a physical volume of volume group %s, which also lives on %s: wiping it "
+                "breaks the group. Fix: remove the group by hand (vgremove) or wipe all its disks" % (
+                    where, disk_name(ns), self.host, vg, ", ".join(others)))
+        return [ref for ref in found if ref["kind"] in ("fstab", "mdadm_conf")]
+
+    def _unref_steps(self, vol, ns, found):
+        for ref in found:
+            if ref["kind"] == "fstab":
+                self.fstab, changed = conffiles.remove_fstab_lines(self.fstab, [ref["line"]])
+                if changed:
+                    self._add("unref", "fstab_remove", vol["name"], ns["path"], ns["serial"],
+                              "remove from /etc/fstab the line for %s, which the wipe erases: %s" % (
+                                  ref["what"], ref["line"]), None, line=ref["line"])
+            else:
+                self.mdadm_conf, changed = conffiles.remove_array(self.mdadm_conf, ref["uuid"])
+                if changed:
+                    self._add("unref", "mdadm_conf_remove", vol["name"], ns["path"], ns["serial"],
+                              "remove from %s the ARRAY line of %s, which the wipe erases: %s" % (
+                                  self.mdadm_conf_path, ref["what"], ref["line"]), None,
+                              path=self.mdadm_conf_path, uuid=ref["uuid"])
+
     def _wipe_steps(self, vol, ns):
         for part in sorted(ns.get("partitions") or [], key=lambda p: p.get("number") or 0, reverse=True):
             self._add("wipe", "wipefs", vol["name"], part["path"], ns["serial"],
@@ -806,12 +850,19 @@ class _Planner(object):
         # refused disk (None) has its problem recorded.
         decided = dict((vol["name"], [(ns, self._decide(vol, ns)) for ns in selected[vol["name"]]])
                        for vol in self.volumes)
+        wiped_paths = [ns["path"] for disks in decided.values() for ns, kind in disks if kind == "wipe"]
+        removable = {}
+        for vol in self.volumes:
+            for ns, kind in decided[vol["name"]]:
+                if kind == "wipe":
+                    removable[ns["path"]] = self._check_references(vol, ns, wiped_paths)
         if self.problems:
             raise LayoutError(self.problems, host=self.host or None)
         for vol in self.volumes:
             disks = decided[vol["name"]]
             for ns, kind in disks:
                 if kind == "wipe":
+                    self._unref_steps(vol, ns, removable[ns["path"]])
                     self._wipe_steps(vol, ns)
             planner = {"filesystem": self._plan_filesystem, "raid": self._plan_raid, "lvm": self._plan_lvm}
             outcome = planner[vol["type"]](vol, disks)
@@ -824,11 +875,11 @@ class _Planner(object):
             self.predicted.append(_summary(vol, [ns for ns, _kind in disks], info, targets))
         if self.problems:
             raise LayoutError(self.problems, host=self.host or None)
-        if self.update_initramfs and any(step["action"] == "mdadm_conf" for step in self.steps):
+        if self.update_initramfs and any(step["action"] in ("mdadm_conf", "mdadm_conf_remove") for step in self.steps):
             self._add("initramfs", "update_initramfs", None, None, None,
                       "rebuild the initramfs so that it has the new %s" % self.mdadm_conf_path,
                       ["update-initramfs", "-u"])
-        if self.state.get("systemd") and any(step["action"] == "fstab" for step in self.steps):
+        if self.state.get("systemd") and any(step["action"] in ("fstab", "fstab_remove") for step in self.steps):
             self._add("reload", "systemd_reload", None, None, None,
                       "let systemd read the new /etc/fstab before mounting", ["systemctl", "daemon-reload"])
         steps = sorted(self.steps, key=lambda step: PHASES.index(step["phase"]))

@@ -19,6 +19,9 @@ The result (``StorageStateCollector.collect()``) is the planner's input::
       "mounts": [{mountpoint, source, dev, fstype}],
       "fstab": "<text of /etc/fstab>",
       "mdadm_conf": "<text>" or None when the file does not exist,
+      "mdadm_conf_path": "/etc/mdadm/mdadm.conf",
+      "crypttab": "<text of /etc/crypttab>" or "",
+      "units": [{path, what}],                  # .mount/.swap units in /etc/systemd/system
       "dirs": {"/data": true},                # mount points that exist as directories
       "systemd": true,                          # /run/systemd/system exists
     }
@@ -36,6 +39,7 @@ import os
 import platform
 import re
 
+from ansible_collections.baremetal.mlops.plugins.module_utils.disk import conffiles
 from ansible_collections.baremetal.mlops.plugins.module_utils.disk import mounts as mounts_mod
 from ansible_collections.baremetal.mlops.plugins.module_utils.disk import sysfs
 from ansible_collections.baremetal.mlops.plugins.module_utils.disk.exceptions import (
@@ -154,7 +158,8 @@ class StorageStateCollector(object):
 
     def __init__(self, run, wipefs, lvm=None, sysfs_root="/sys", proc_root="/proc", dev_root="/dev",
                  fstab_path="/etc/fstab", mdadm_conf_path="/etc/mdadm/mdadm.conf",
-                 systemd_dir="/run/systemd/system", mount_points=(), host=None):
+                 systemd_dir="/run/systemd/system", mount_points=(), host=None, crypttab_path="/etc/crypttab",
+                 unit_dirs=("/etc/systemd/system",)):
         self.run = run
         self.wipefs = wipefs
         self.lvm = lvm
@@ -164,6 +169,8 @@ class StorageStateCollector(object):
         self.fstab_path = fstab_path
         self.mdadm_conf_path = mdadm_conf_path
         self.systemd_dir = systemd_dir
+        self.crypttab_path = crypttab_path
+        self.unit_dirs = tuple(unit_dirs)
         self.mount_points = list(mount_points)
         self.host = host
         self.warnings = []
@@ -229,6 +236,20 @@ class StorageStateCollector(object):
                 result.append(mount["mountpoint"])
         return result
 
+    def _units(self):
+        """The .mount and .swap units an administrator wrote (``What=``), which a wipe would leave dangling."""
+        units = []
+        for directory in self.unit_dirs:
+            try:
+                names = sorted(os.listdir(directory))
+            except OSError:
+                continue
+            for name in names:
+                path = os.path.join(directory, name)
+                if name.endswith((".mount", ".swap")) and os.path.isfile(path) and not os.path.islink(path):
+                    units.append({"path": path, "what": conffiles.unit_what(read_text_file(path))})
+        return units
+
     def collect(self):
         """Return the planner's input; :attr:`warnings` has what nvme facts warned about."""
         self.warnings = []
@@ -249,6 +270,9 @@ class StorageStateCollector(object):
                        for m in mountinfo],
             "fstab": read_text_file(self.fstab_path) or "",
             "mdadm_conf": read_text_file(self.mdadm_conf_path),
+            "mdadm_conf_path": self.mdadm_conf_path,
+            "crypttab": read_text_file(self.crypttab_path) or "",
+            "units": self._units(),
             "dirs": dict((path, os.path.isdir(path)) for path in self.mount_points),
             "systemd": os.path.isdir(self.systemd_dir),
         }

@@ -1,0 +1,149 @@
+# Copyright (c) 2026, baremetal.mlops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""What on the host still points at a disk that is about to be wiped.
+
+Pure. A wiped disk's ``/etc/fstab`` line stops the next boot in emergency
+mode ("Local File Systems" fails); its ARRAY line in mdadm.conf, its
+crypttab line and a systemd .mount/.swap unit do the same or worse. Before a
+wipe, :func:`identities` lists every name the disk and what is on it go by
+(device paths, filesystem UUIDs and labels, partition UUIDs, by-id links,
+the LVs of its volume group, the array it is a member of) and
+:func:`references` finds every line that uses one of them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.baremetal.mlops.plugins.module_utils.disk import conffiles
+
+BY = {"by-uuid": "uuid", "by-label": "label", "by-partuuid": "partuuid", "by-partlabel": "partlabel"}
+TAGS = {"UUID": "uuid", "LABEL": "label", "PARTUUID": "partuuid", "PARTLABEL": "partlabel"}
+CASELESS = ("uuid", "partuuid")
+
+
+def spec_key(spec):
+    """A device spec of fstab/crypttab/a unit (``UUID=x``, ``/dev/disk/by-uuid/x``, ``/dev/x``) as ``(kind, value)``."""
+    spec = (spec or "").strip().strip("\"'")
+    tag, sep, value = spec.partition("=")
+    if sep and tag.upper() in TAGS:
+        kind = TAGS[tag.upper()]
+        value = value.strip("\"'")
+        return kind, value.lower() if kind in CASELESS else value
+    if spec.startswith("/dev/disk/"):
+        parts = spec.split("/")
+        if len(parts) == 5 and parts[3] in BY:
+            kind = BY[parts[3]]
+            return kind, parts[4].lower() if kind in CASELESS else parts[4]
+    if spec.startswith("/"):
+        return "path", os.path.normpath(spec)
+    return None
+
+
+def _add(found, key, what):
+    if key and key[1]:
+        found.setdefault(key, what)
+
+
+def _fs_ids(found, device, signatures, what):
+    _add(found, ("path", device), what)
+    for sig in signatures or []:
+        label = "the %s on %s" % (sig.get("type") or "signature", device)
+        if sig.get("uuid"):
+            _add(found, ("uuid", str(sig["uuid"]).lower()), label)
+        if sig.get("label"):
+            _add(found, ("label", str(sig["label"])), label)
+
+
+def by_id_name(model, serial):
+    """The /dev/disk/by-id name udev gives an NVMe namespace: ``nvme-<model>_<serial>`` (blanks as ``_``)."""
+    return "nvme-%s_%s" % ("_".join((model or "").split()), "_".join((serial or "").split()))
+
+
+def identities(ns, state):
+    """``{(kind, value): what}`` for every name of the disk ``ns`` and of what is on it."""
+    found = {}
+    _fs_ids(found, ns["path"], ns.get("signatures"), "disk %s" % ns["path"])
+    by_id = by_id_name(ns.get("model"), ns.get("serial"))
+    _add(found, ("path", "/dev/disk/by-id/%s" % by_id), "disk %s" % ns["path"])
+    for part in ns.get("partitions") or []:
+        _fs_ids(found, part["path"], part.get("signatures"), "partition %s" % part["path"])
+        if part.get("number"):
+            _add(found, ("path", "/dev/disk/by-id/%s-part%s" % (by_id, part["number"])), "partition %s" % part["path"])
+        for kind in ("partuuid", "partlabel"):
+            if part.get(kind):
+                _add(found, (kind, str(part[kind]).lower() if kind in CASELESS else str(part[kind])),
+                     "partition %s" % part["path"])
+    devices = [ns["path"]] + [p["path"] for p in ns.get("partitions") or []]
+    # The LVs of a volume group on the disk, and the array it is a member of.
+    lvm = state.get("lvm") or {}
+    for vg in sorted(set(pv.get("vg_name") for pv in lvm.get("pvs") or [] if pv.get("pv_name") in devices) - {None}):
+        for lv in lvm.get("lvs") or []:
+            if lv.get("vg_name") != vg:
+                continue
+            what = "logical volume %s/%s" % (vg, lv.get("lv_name"))
+            _fs_ids(found, lv.get("lv_path") or "/dev/%s/%s" % (vg, lv.get("lv_name")), lv.get("signatures"), what)
+            _add(found, ("path", "/dev/mapper/%s-%s" % (vg.replace("-", "--"), str(lv.get("lv_name")).replace("-", "--"))),
+                 what)
+    for dev in [ns] + list(ns.get("partitions") or []):
+        for sig in dev.get("signatures") or []:
+            if sig.get("type") != "linux_raid_member" or not conffiles.mdadm_uuid(sig.get("uuid")):
+                continue
+            uuid = conffiles.mdadm_uuid(sig.get("uuid"))
+            _add(found, ("md_uuid", uuid), "array %s (member %s)" % (sig.get("label") or uuid, dev["path"]))
+            for array in state.get("md_arrays") or []:
+                if conffiles.mdadm_uuid(array.get("uuid")) == uuid:
+                    what = "array %s" % array.get("path")
+                    for path in [array.get("path")] + list(array.get("links") or []):
+                        _fs_ids(found, path, array.get("signatures") if path == array.get("path") else [], what)
+            for entry in conffiles.array_entries(state.get("mdadm_conf")):
+                if entry["uuid"] == uuid and entry["devname"]:
+                    _add(found, ("path", os.path.normpath(entry["devname"])), "array %s" % entry["devname"])
+    return found
+
+
+def references(ns, state):
+    """Every line that names the disk ``ns`` or what is on it: ``[{kind, file, line, what, key}]``.
+
+    ``kind``: ``fstab`` and ``mdadm_conf`` (the plan removes them),
+    ``crypttab`` and ``unit`` (the plan refuses: they may hide more set-up).
+    """
+    ids = identities(ns, state)
+    refs = []
+    for entry in conffiles.fstab_entries(state.get("fstab")):
+        key = spec_key(entry["spec"])
+        if key in ids:
+            refs.append({"kind": "fstab", "file": "/etc/fstab", "line": entry["line"].strip(), "what": ids[key],
+                         "key": key})
+    for entry in conffiles.array_entries(state.get("mdadm_conf")):
+        key = ("md_uuid", entry["uuid"])
+        if key in ids:
+            refs.append({"kind": "mdadm_conf", "file": state.get("mdadm_conf_path") or "mdadm.conf",
+                         "line": entry["line"], "what": ids[key], "uuid": entry["uuid"], "key": key})
+    for entry in conffiles.crypttab_entries(state.get("crypttab")):
+        key = spec_key(entry["source"])
+        if key in ids:
+            refs.append({"kind": "crypttab", "file": "/etc/crypttab", "line": entry["line"].strip(),
+                         "what": ids[key], "key": key})
+    for unit in state.get("units") or []:
+        key = spec_key(unit.get("what"))
+        if key in ids:
+            refs.append({"kind": "unit", "file": unit["path"], "line": "What=%s" % unit.get("what"),
+                         "what": ids[key], "key": key})
+    return refs
+
+
+def lvm_spans(ns, state, wiped_paths):
+    """Volume groups on the disk that also live on disks not being wiped: ``[(vg, [other pv paths])]``."""
+    lvm = state.get("lvm") or {}
+    devices = [ns["path"]] + [p["path"] for p in ns.get("partitions") or []]
+    result = []
+    for vg in sorted(set(pv.get("vg_name") for pv in lvm.get("pvs") or [] if pv.get("pv_name") in devices) - {None}):
+        others = sorted(pv["pv_name"] for pv in lvm.get("pvs") or []
+                        if pv.get("vg_name") == vg and pv.get("pv_name") not in devices
+                        and not any(pv["pv_name"] == p or pv["pv_name"].startswith(p + "p") for p in wiped_paths))
+        if others:
+            result.append((vg, others))
+    return result

@@ -1,0 +1,134 @@
+# Copyright (c) 2026, baremetal.mlops contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""A wipe leaves nothing that points at the erased disk (issue 12, finding 1).
+
+State: the vrack VM capture ``state_fresh.json`` (NVS-C holds ext4 ``precious``,
+UUID a0f0a988-...), with fstab/crypttab/mdadm.conf/unit text added in the
+formats those files have (fstab(5), crypttab(5), mdadm.conf(5), systemd.mount(5)).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from ansible_collections.baremetal.mlops.plugins.module_utils.disk import conffiles, planner, references
+from ansible_collections.baremetal.mlops.plugins.module_utils.disk.exceptions import LayoutError
+from ansible_collections.baremetal.mlops.tests.unit.plugins.fake_host import read_fixture
+
+UUID_C = "a0f0a988-843e-4722-a300-f2c737c8ac91"
+ROOT = "/dev/vda / ext4 rw,errors=remount-ro 0 1\n"
+SCRATCH = {"name": "scratch", "type": "filesystem", "disks": {"serials": ["NVS-C"]}, "mount_point": "/scratch"}
+WIPE_C = dict(wipe=True, wipe_allowlist=["NVS-C"])
+
+
+@pytest.fixture
+def state():
+    return json.loads(read_fixture("nvme", "vrack-deb12", "state_fresh.json"))
+
+
+def make(state, volumes, **kwargs):
+    counter = iter(range(1, 100))
+    return planner.make_plan(state, volumes, new_uuid=lambda: "00000000-0000-4000-8000-%012d" % next(counter),
+                             **kwargs)
+
+
+@pytest.mark.parametrize("spec", ["UUID=%s" % UUID_C, 'UUID="%s"' % UUID_C.upper(), "LABEL=precious",
+                                  "/dev/nvme2n1", "/dev/disk/by-uuid/%s" % UUID_C, "/dev/disk/by-label/precious",
+                                  "/dev/disk/by-id/nvme-QEMU_NVMe_Ctrl_NVS-C"])
+def test_every_spelling_of_the_wiped_disk_in_fstab_is_removed_by_a_shown_step(state, spec):
+    old = "%s /srv/c ext4 defaults 0 2" % spec
+    state["fstab"] = ROOT + old + "\n/dev/nvme0n1 /srv/a ext4 defaults 0 2\n"
+    result = make(state, [SCRATCH], **WIPE_C)
+    first = result["steps"][0]
+    assert (first["action"], first["phase"]) == ("fstab_remove", "unref"), result["steps"]
+    assert old in first["detail"] and "precious" in first["detail"] or "/dev/nvme2n1" in first["detail"]
+    assert result["steps"][1]["action"] == "wipefs"
+    assert old not in result["fstab"]
+    assert "/dev/nvme0n1 /srv/a" in result["fstab"]  # another disk's line stays
+    assert "systemd_reload" in [s["action"] for s in result["steps"]]
+
+
+def test_no_reference_no_removal_step(state):
+    state["fstab"] = ROOT
+    result = make(state, [SCRATCH], **WIPE_C)
+    assert [s["action"] for s in result["steps"]][:1] == ["wipefs"]
+
+
+def test_crypttab_and_units_are_refused_naming_the_file(state, tmp_path):
+    state["crypttab"] = "secret UUID=%s none luks\n" % UUID_C
+    state["units"] = [{"path": "/etc/systemd/system/srv-c.mount", "what": "/dev/disk/by-label/precious"}]
+    with pytest.raises(LayoutError) as excinfo:
+        make(state, [SCRATCH], **WIPE_C)
+    text = " | ".join(excinfo.value.problems)
+    assert "/etc/crypttab still uses the ext4 on /dev/nvme2n1 (secret UUID=%s none luks)" % UUID_C in text
+    assert "/etc/systemd/system/srv-c.mount still uses" in text and "What=/dev/disk/by-label/precious" in text
+    assert len(excinfo.value.problems) == 2  # both at once
+
+
+def test_mdadm_member_loses_its_array_line_and_the_initramfs_is_rebuilt(state):
+    member_uuid = "7e2b4c1a:0f0e0d0c:0b0a0908:07060504"
+    for ns in state["namespaces"]:
+        if ns["serial"] == "NVS-C":
+            ns["signatures"] = [{"type": "linux_raid_member", "uuid": "7e2b4c1a-0f0e-0d0c-0b0a-090807060504",
+                                 "label": "old:data", "offset": 4096}]
+    state["mdadm_conf"] = "HOMEHOST <system>\nARRAY /dev/md/olddata metadata=1.2 name=old:data UUID=%s\n" % member_uuid
+    state["fstab"] = ROOT + "/dev/md/olddata /srv/old xfs defaults 0 0\n"
+    result = make(state, [SCRATCH], **WIPE_C)
+    acts = [s["action"] for s in result["steps"]]
+    assert acts[:3] == ["fstab_remove", "mdadm_conf_remove", "wipefs"], acts
+    assert "ARRAY" not in result["mdadm_conf"] and "HOMEHOST" in result["mdadm_conf"]
+    assert "/srv/old" not in result["fstab"]
+    assert acts[-1] == "update_initramfs"
+
+
+def test_a_volume_group_that_also_lives_elsewhere_is_refused(state):
+    state["lvm"] = {"pvs": [{"pv_name": "/dev/nvme2n1", "vg_name": "vgold"}, {"pv_name": "/dev/nvme3n1",
+                                                                             "vg_name": "vgold"}],
+                    "vgs": [{"vg_name": "vgold"}],
+                    "lvs": [{"vg_name": "vgold", "lv_name": "lv-a", "lv_path": "/dev/vgold/lv-a",
+                             "signatures": [{"type": "xfs", "uuid": "11111111-2222-3333-4444-555555555555"}]}]}
+    with pytest.raises(LayoutError) as excinfo:
+        make(state, [SCRATCH], **WIPE_C)
+    assert "volume group vgold, which also lives on /dev/nvme3n1" in excinfo.value.problems[0]
+
+
+def test_the_lvs_of_a_wiped_volume_group_lose_their_fstab_lines(state):
+    state["lvm"] = {"pvs": [{"pv_name": "/dev/nvme2n1", "vg_name": "vg-old"}], "vgs": [{"vg_name": "vg-old"}],
+                    "lvs": [{"vg_name": "vg-old", "lv_name": "lv-a", "lv_path": "/dev/vg-old/lv-a",
+                             "signatures": [{"type": "xfs", "uuid": "11111111-2222-3333-4444-555555555555"}]}]}
+    lines = ["UUID=11111111-2222-3333-4444-555555555555 /a xfs defaults 0 0",
+             "/dev/mapper/vg--old-lv--a /b xfs defaults 0 0", "/dev/vg-old/lv-a /c xfs defaults 0 0"]
+    state["fstab"] = ROOT + "\n".join(lines) + "\n"
+    result = make(state, [SCRATCH], **WIPE_C)
+    removed = [s for s in result["steps"] if s["action"] == "fstab_remove"]
+    assert len(removed) == 3 and not any(line in result["fstab"] for line in lines)
+
+
+def test_spec_key_spellings():
+    assert references.spec_key("UUID=ABC") == ("uuid", "abc")
+    assert references.spec_key("/dev/disk/by-partuuid/AB-01") == ("partuuid", "ab-01")
+    assert references.spec_key("/dev//nvme0n1") == ("path", "/dev/nvme0n1")
+    assert references.spec_key("proc") is None
+
+
+def test_conffile_removals_are_idempotent():
+    text = ROOT + "UUID=x /a xfs defaults 0 0\n"
+    once, changed = conffiles.remove_fstab_lines(text, ["UUID=x  /a xfs defaults 0 0"])
+    assert changed and once == ROOT
+    assert conffiles.remove_fstab_lines(once, ["UUID=x /a xfs defaults 0 0"]) == (ROOT, False)
+    conf = "ARRAY /dev/md/a metadata=1.2\n   UUID=7e2b4c1a:0f0e0d0c:0b0a0908:07060504\nMAILADDR root\n"
+    once, changed = conffiles.remove_array(conf, "7e2b4c1a-0f0e-0d0c-0b0a-090807060504")
+    assert changed and once == "MAILADDR root\n"
+    assert conffiles.remove_array(once, "7e2b4c1a0f0e0d0c0b0a090807060504") == (once, False)
+
+
+def test_the_plan_stays_pure(state):
+    state["fstab"] = ROOT + "LABEL=precious /srv/c ext4 defaults 0 2\n"
+    before = copy.deepcopy(state)
+    make(state, [SCRATCH], **WIPE_C)
+    assert state == before
