@@ -97,6 +97,15 @@ ansible_facts:
           description: Version of nvme-cli, null when it is not installed.
           type: str
           sample: "2.3"
+        duplicate_serials:
+          description:
+            - Serials that more than one drive (NVMe subsystem) reports - cloned drives and firmware bugs do this. A
+              serial then cannot tell the drives apart; C(baremetal.mlops.nvme_storage) refuses it and wants the wwid,
+              nguid or PCI address instead. The controllers of one multipath drive share their serial and are not listed.
+          type: list
+          elements: dict
+          sample: [{serial: S64ANS0T123456, drives: [{subsystem: nvme-subsys3, controllers: [nvme3], address: "0000:05:00.0"},
+                                                     {subsystem: nvme-subsys5, controllers: [nvme5], address: "0000:06:00.0"}]}]
         controllers:
           description: NVMe controllers, in natural order of their names.
           type: list

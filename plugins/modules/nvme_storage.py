@@ -117,8 +117,10 @@ options:
           - Where to mount the filesystem. The module writes C(UUID=<uuid> <mount_point> <fs_type> <options> 0 <pass>)
             to C(/etc/fstab) (replacing an earlier line for the same mount point), creates the directory and mounts it.
           - Without it the filesystem is created but not mounted.
+          - An absolute path, taken as written - C(~) and C($VAR) are not expanded (a relative or expanded path is
+            refused).
           - Not for O(volumes[].type=lvm); set it on the entries of O(volumes[].lvs).
-        type: path
+        type: str
       mount_options:
         description: Mount options written to C(/etc/fstab).
         type: str
@@ -150,7 +152,7 @@ options:
             type: str
           mount_point:
             description: Where to mount it (see O(volumes[].mount_point)).
-            type: path
+            type: str
           mount_options:
             description: Mount options written to C(/etc/fstab).
             type: str
@@ -268,14 +270,16 @@ RETURN = r"""
 plan:
   description:
     - The steps, in order, that take the host to the layout; empty when nothing needs to change.
-    - Returned in check mode too, and when applying them failed (then with RV(failed_step) and RV(applied)).
+    - Returned in check mode too, when applying them failed (then with RV(failed_step) and RV(applied)), and when the
+      layout is refused (then empty - nothing is planned until every problem is fixed).
   returned: always
   type: list
   elements: dict
   contains:
     action:
-      description: V(wipefs), V(mdadm_create), V(pvcreate), V(vgcreate), V(vgextend), V(lvcreate), V(mkfs),
-        V(mdadm_conf), V(fstab), V(systemd_reload), V(mkdir), V(mount) or V(update_initramfs).
+      description: V(fstab_remove), V(mdadm_conf_remove) (references to a disk about to be wiped), V(wipefs),
+        V(mdadm_create), V(pvcreate), V(vgcreate), V(vgextend), V(lvcreate), V(mkfs), V(mdadm_conf), V(fstab),
+        V(systemd_reload), V(mkdir), V(mount) or V(update_initramfs).
       type: str
       sample: mdadm_create
     volume:
@@ -384,7 +388,7 @@ def argspec():
         size=dict(type="str", required=True),
         fs_type=dict(type="str", choices=FS_TYPES),
         fs_label=dict(type="str"),
-        mount_point=dict(type="path"),
+        mount_point=dict(type="str"),
         mount_options=dict(type="str", default=planner.DEFAULT_MOUNT_OPTIONS),
     )
     disk_options = dict(
@@ -403,7 +407,7 @@ def argspec():
         allow_mixed_sizes=dict(type="bool", default=False),
         fs_type=dict(type="str", choices=FS_TYPES, default=planner.DEFAULT_FS_TYPE),
         fs_label=dict(type="str"),
-        mount_point=dict(type="path"),
+        mount_point=dict(type="str"),
         mount_options=dict(type="str", default=planner.DEFAULT_MOUNT_OPTIONS),
         lvs=dict(type="list", elements="dict", options=lv_options),
     )
@@ -448,7 +452,7 @@ def main():
         plan = planner.make_plan(before, volumes, wipe=params["wipe"], wipe_allowlist=params["wipe_allowlist"],
                                  mdadm_conf=params["mdadm_conf"], update_initramfs=params["update_initramfs"])
     except MlopsError as exc:
-        module.fail_json(**exc.fail_kwargs())
+        module.fail_json(plan=[], **exc.fail_kwargs())
     for warning in collector.warnings + plan["warnings"]:
         module.warn(warning)
     steps = plan["steps"]

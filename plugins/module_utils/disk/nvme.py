@@ -61,6 +61,25 @@ def holder_label(holder):
     return holder["name"]
 
 
+def duplicate_serials(controllers):
+    """Serials that more than one drive reports: ``[{serial, drives: [{subsystem, controllers, address}]}]``.
+
+    A drive is an NVMe subsystem; the controllers of one multipath drive share
+    it (and its serial), which is not a duplicate.
+    """
+    drives = {}
+    for ctrl in controllers:
+        key = ctrl.get("subsystem") or ctrl["name"]
+        drive = drives.setdefault((ctrl.get("serial"), key), {"subsystem": ctrl.get("subsystem"), "controllers": [],
+                                                             "address": ctrl.get("address")})
+        drive["controllers"].append(ctrl["name"])
+    by_serial = {}
+    for (serial, _key), drive in sorted(drives.items(), key=lambda item: (item[0][0] or "", item[0][1] or "")):
+        by_serial.setdefault(serial, []).append(drive)
+    return [{"serial": serial, "drives": found} for serial, found in sorted(by_serial.items(), key=lambda i: i[0] or "")
+            if serial and len(found) > 1]
+
+
 class NvmeFactsCollector(object):
     """Collect ``ansible_facts.nvme`` without changing anything.
 
@@ -228,9 +247,17 @@ class NvmeFactsCollector(object):
             ns["in_use"] = bool(reasons)
             ns["in_use_reasons"] = reasons
 
+        duplicates = duplicate_serials(controllers)
+        for dup in duplicates:
+            self.warnings.append(
+                "serial %s is reported by %d different drives (%s): cloned or buggy firmware. A serial cannot tell "
+                "them apart: name them by wwid, nguid or PCI address instead" % (
+                    dup["serial"], len(dup["drives"]), ", ".join("%s at %s" % (d["controllers"][0], d["address"])
+                                                                 for d in dup["drives"])))
         facts = {
             "nvme_cli_version": self.nvme_version()["nvme_cli"],
             "controllers": controllers,
             "namespaces": namespaces,
+            "duplicate_serials": duplicates,
         }
         return facts, self.warnings

@@ -105,6 +105,15 @@ def _sort_key(ns):
     return (ns.get("serial") or "", ns.get("nsid") or 0)
 
 
+def drive_of(ns):
+    """The physical drive a namespace lives on: its NVMe subsystem (one per drive, shared by the controllers of a
+    multipath drive), else its first controller. Two namespaces of one drive fail together."""
+    return ns.get("subsystem") or (ns.get("controllers") or [None])[0] or ns.get("path")
+
+
+REDUNDANT_LEVELS = (1, 10)
+
+
 def _sig_types(signatures):
     types = []
     for sig in signatures or []:
@@ -222,6 +231,9 @@ def _check_fs(where, item, name, problems):
     if mount_point is not None:
         if not mount_point.startswith("/") or os.path.normpath(mount_point) == "/":
             problems.append("%s: mount_point %r must be an absolute path other than /" % (where, mount_point))
+        elif "$" in mount_point or "~" in mount_point:
+            problems.append("%s: mount_point %r has a $ or ~: it is taken as written, not expanded; give the "
+                            "path itself" % (where, mount_point))
 
 
 def validate_layout(volumes):
@@ -319,6 +331,7 @@ class _Planner(object):
         self.warnings = []
         self.steps = []
         self.claims = {}
+        self.why = {}
         self.fstab = state.get("fstab") or ""
         self.mdadm_conf = state.get("mdadm_conf")
         self.predicted = []
@@ -459,12 +472,16 @@ class _Planner(object):
                         where, disk_name(ns), self.host, "; ".join(active)))
                 return None
             return "wipe"
+        active = self._active_use(ns)
+        first = ("it is in use right now (%s): unmount it, stop the md/LVM devices on it and turn its swap off by "
+                 "hand first; then " % "; ".join(active)) if active else ""
         if self._allowlisted(ns):
-            fix = "its serial is in wipe_allowlist: set wipe: true to erase it"
+            fix = first + "its serial is in wipe_allowlist: set wipe: true to erase it"
         elif self.wipe:
-            fix = "wipe is true but serial %s is not in wipe_allowlist: add it to erase the disk" % ns["serial"]
+            fix = first + "wipe is true but serial %s is not in wipe_allowlist: add it to erase the disk" % ns["serial"]
         else:
-            fix = "use another disk, or add serial %s to wipe_allowlist and set wipe: true to erase it" % ns["serial"]
+            fix = ("use another disk, or " + first.replace("; then ", "; then ") +
+                   "add serial %s to wipe_allowlist and set wipe: true to erase it" % ns["serial"])
         self.problems.append("%s: disk %s on %s is in use: %s. Safe mode refuses to touch it. Fix: %s" % (
             where, disk_name(ns), self.host, reasons, fix))
         return None
@@ -514,7 +531,12 @@ class _Planner(object):
                                  "not supported" % (vol["name"], len(ranked["ours"]),
                                                     ", ".join(disk_name(ns) for ns in ranked["ours"]), count))
             return []
-        chosen = (ranked["ours"] + ranked["free"] + ranked["wipe"])[:count]
+        redundant = vol["type"] == "raid" and vol.get("raid_level") in REDUNDANT_LEVELS
+        chosen = self._pick(ranked, count, redundant)
+        if redundant and len(chosen) < count:
+            same = [ns for ns in ranked["free"] + ranked["wipe"] if ns not in chosen]
+            rejected.extend("%s on drive %s, which already holds a member" % (disk_name(ns), drive_of(ns))
+                            for ns in same)
         if len(chosen) < count:
             self.problems.append(
                 "volume %s: model_pattern %r finds %d usable disk(s) on %s, count is %d; usable: %s; not usable: %s"
@@ -523,7 +545,44 @@ class _Planner(object):
             return []
         for ns in chosen:
             self._claim(vol, ns)
+        self.why[vol["name"]] = dict((ns["path"], self._why(ns, ranked, chosen, redundant)) for ns in chosen)
         return sorted(chosen, key=_sort_key)
+
+    @staticmethod
+    def _pick(ranked, count, redundant):
+        """Members for a model_pattern volume: ours first; then free disks before wipeable ones, each on a drive no
+        member is on yet, of one size (the largest that gives enough), larger first. Without redundancy a drive may
+        give several members once distinct drives run out."""
+        candidates = ranked["free"] + ranked["wipe"]
+        sizes = sorted(set(ns.get("size_bytes") or 0 for ns in candidates), reverse=True) or [0]
+        first = None
+        for size in sizes:
+            ordered = sorted(candidates, key=lambda ns, size=size: (
+                ns in ranked["wipe"], (ns.get("size_bytes") or 0) != size, -(ns.get("size_bytes") or 0), _sort_key(ns)))
+            chosen = list(ranked["ours"])
+            used = set(drive_of(ns) for ns in chosen)
+            for ns in ordered:
+                if len(chosen) < count and drive_of(ns) not in used:
+                    chosen.append(ns)
+                    used.add(drive_of(ns))
+            if not redundant:
+                chosen += [ns for ns in ordered if ns not in chosen][:count - len(chosen)]
+            if len(chosen) == count and len(set(ns.get("size_bytes") for ns in chosen)) == 1:
+                return chosen
+            first = first or chosen
+        return first
+
+    @staticmethod
+    def _why(ns, ranked, chosen, redundant):
+        if ns in ranked["ours"]:
+            return "already a member of the volume"
+        parts = ["allowlisted for wiping" if ns in ranked["wipe"] else "free",
+                 "%d bytes" % (ns.get("size_bytes") or 0)]
+        if redundant or len(set(drive_of(n) for n in chosen)) == len(chosen):
+            parts.append("on drive %s, which no other member is on" % drive_of(ns))
+        else:
+            parts.append("on drive %s" % drive_of(ns))
+        return ", ".join(parts)
 
     # -- steps -------------------------------------------------------------------------
 
@@ -641,10 +700,32 @@ class _Planner(object):
                                  vol["name"], vol["raid_level"], listing, sizes[0]))
         return False
 
+    def _check_redundancy(self, vol, namespaces, existing):
+        """RAID1/10 members on one drive give no redundancy: refused for a new array, a warning for ours."""
+        if vol["raid_level"] not in REDUNDANT_LEVELS:
+            return True
+        drives = {}
+        for ns in namespaces:
+            drives.setdefault(drive_of(ns), []).append(ns)
+        shared = [(drive, nss) for drive, nss in sorted(drives.items()) if len(nss) > 1]
+        for drive, nss in shared:
+            text = ("volume %s: RAID%d members %s are namespaces of one drive (%s, serial %s): a mirror on one drive "
+                    "has no redundancy" % (vol["name"], vol["raid_level"], " and ".join(ns["path"] for ns in nss),
+                                           drive, nss[0].get("serial")))
+            if existing:
+                self.warnings.append(text + "; rebuild the array on separate drives")
+            else:
+                self.problems.append(text + ". Fix: choose members on different drives (by serial, or a "
+                                            "model_pattern that matches more drives)")
+        return existing or not shared
+
     def _plan_raid(self, vol, disks):
         name, level = vol["name"], vol["raid_level"]
         device = md_device(name)
         where = "volume %s" % name
+        if not self._check_redundancy(vol, [ns for ns, _kind in disks],
+                                      existing=all(kind == "ours" for _ns, kind in disks)):
+            return None
         ours = [ns for ns, kind in disks if kind == "ours"]
         others = [ns for ns, kind in disks if kind != "ours"]
         label = md_label(self.host, name)
@@ -872,7 +953,13 @@ class _Planner(object):
             targets = [t for t in targets if not t["mount_point"] or self._check_mount_point(t)]
             for target in targets:
                 self._plan_mount(target)
-            self.predicted.append(_summary(vol, [ns for ns, _kind in disks], info, targets))
+            summary = _summary(vol, [ns for ns, _kind in disks], info, targets)
+            why = self.why.get(vol["name"]) or {}
+            for disk, (ns, kind) in zip(summary["disks"], disks):
+                disk["drive"] = drive_of(ns)
+                disk["why"] = why.get(ns["path"]) or ("named by serial" if kind != "ours" else
+                                                      "named by serial, already a member")
+            self.predicted.append(summary)
         if self.problems:
             raise LayoutError(self.problems, host=self.host or None)
         if self.update_initramfs and any(step["action"] in ("mdadm_conf", "mdadm_conf_remove") for step in self.steps):
@@ -914,11 +1001,18 @@ def make_plan(state, volumes, wipe=False, wipe_allowlist=None, mdadm_conf="/etc/
 
 
 def _summary(vol, namespaces, info, targets):
+    """The predicted :func:`describe_volumes` entry of a volume once its plan is applied."""
+    if vol["type"] == "raid":
+        holds = "linux_raid_member %r" % info["raid"]["label"]
+    elif vol["type"] == "lvm":
+        holds = "LVM2_member"
+    else:
+        holds = "%s %r" % (vol["fs_type"], fs_label(vol, vol["name"]))
     return {
         "name": vol["name"],
         "type": vol["type"],
         "device": info["device"],
-        "disks": [{"serial": ns.get("serial"), "path": ns["path"], "size_bytes": ns.get("size_bytes")}
+        "disks": [{"serial": ns.get("serial"), "path": ns["path"], "size_bytes": ns.get("size_bytes"), "holds": holds}
                   for ns in namespaces],
         "raid": info["raid"],
         "vg": info["vg"],
@@ -963,8 +1057,8 @@ def describe_volumes(state, volumes):
             disks = [ns for ns in namespaces if fnmatch.fnmatchcase(ns.get("model") or "", vol["disks"]["model_pattern"])
                      and _owned(ns, vol, host, state)]
         entry = {"name": vol["name"], "type": vol["type"], "device": None, "raid": None, "vg": None,
-                 "disks": [{"serial": ns.get("serial"), "path": ns["path"], "size_bytes": ns.get("size_bytes")}
-                           for ns in disks],
+                 "disks": [{"serial": ns.get("serial"), "path": ns["path"], "size_bytes": ns.get("size_bytes"),
+                            "holds": _holds(ns)} for ns in disks],
                  "filesystems": []}
         if vol["type"] == "filesystem" and disks:
             ns = disks[0]
@@ -975,8 +1069,8 @@ def describe_volumes(state, volumes):
             names = set(ns["name"] for ns in disks)
             array = next((a for a in state.get("md_arrays") or [] if names and names & set(a.get("members") or [])),
                          None)
-            entry["device"] = md_device(vol["name"])
             if array is not None:
+                entry["device"] = md_device(vol["name"])
                 label = None
                 uuid = array.get("uuid")
                 for ns in disks:
@@ -1003,6 +1097,15 @@ def describe_volumes(state, volumes):
                                                           found.get("mountpoints"), lv.get("mount_point")))
         result.append(entry)
     return result
+
+
+def _holds(ns):
+    """What is on a disk now, in words: its signatures (type and label) and partitions; "" when blank."""
+    parts = ["%s%s" % (sig.get("type"), " %r" % sig["label"] if sig.get("label") else "")
+             for sig in ns.get("signatures") or []]
+    if ns.get("partitions"):
+        parts.append("%d partitions" % len(ns["partitions"]))
+    return ", ".join(parts)
 
 
 def _owned(ns, vol, host, state):
@@ -1037,7 +1140,8 @@ def summary_text(described):
     """Device summary lines for the diff: volatile state (resync, degraded) left out."""
     lines = []
     for vol in described:
-        disks = " ".join("%s=%s" % (d["serial"], d["path"]) for d in vol["disks"]) or "no disks"
+        disks = " ".join("%s=%s%s" % (d["serial"], d["path"], " (holds %s)" % d["holds"] if d.get("holds") else "")
+                         for d in vol["disks"]) or "no disks"
         head = "%s: %s %s on %s" % (vol["name"], vol["type"], vol["device"] or "-", disks)
         if vol.get("raid"):
             raid = vol["raid"]

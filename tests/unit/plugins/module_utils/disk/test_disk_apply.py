@@ -157,3 +157,26 @@ def test_a_tool_missing_from_bins_is_reported_as_a_bug(tmp_path, fresh):
     with pytest.raises(ApplyError) as excinfo:
         applier.apply(steps)
     assert "no tool or handler for 'mdadm'" in excinfo.value.message
+
+
+def test_removing_the_fstab_line_of_a_wiped_disk_writes_fstab_before_the_wipe(tmp_path, fresh):
+    old = "UUID=a0f0a988-843e-4722-a300-f2c737c8ac91 /srv/c ext4 defaults 0 2"
+    fresh["fstab"] += old + "\n"
+    (tmp_path / "fstab").write_text(fresh["fstab"])
+    volume = {"name": "scratch", "type": "filesystem", "disks": {"serials": ["NVS-C"]}}
+    steps, applier, runner, files = make(tmp_path, fresh, [volume], wipe=True, wipe_allowlist=["NVS-C"])
+    assert [s["action"] for s in steps][:2] == ["fstab_remove", "wipefs"]
+    dev = steps[1]["device"]
+    runner.add([BINS["wipefs"], "--all", dev])
+    runner.add(["/usr/bin/udevadm", "settle", "--timeout=30"])
+    runner.add([BINS["wipefs"], "--json", dev], out=BLANK)
+    for step in steps[2:]:
+        if step["argv"]:
+            runner.add([BINS[step["argv"][0]]] + step["argv"][1:])
+    applier.apply(steps)
+    assert old not in (tmp_path / "fstab").read_text()
+    assert "/dev/vda / ext4" in (tmp_path / "fstab").read_text()
+    # Applying the same removal again changes nothing (the line is gone).
+    writes = dict(files.written)
+    applier.apply(steps[:1])
+    assert files.written == writes

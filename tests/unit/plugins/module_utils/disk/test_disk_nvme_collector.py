@@ -166,7 +166,7 @@ def test_host_without_nvme(tmp_path):
     collector = NvmeFactsCollector(lambda argv: (0, "nvme version 2.3 (git 2.3)\n", ""), WIPEFS, NVME,
                                    sysfs_root=str(tmp_path / "sys"), proc_root=str(tmp_path / "proc"))
     facts, warnings = collector.collect()
-    assert facts == {"nvme_cli_version": "2.3", "controllers": [], "namespaces": []}
+    assert facts == {"nvme_cli_version": "2.3", "controllers": [], "namespaces": [], "duplicate_serials": []}
     assert warnings == []
 
 
@@ -189,3 +189,19 @@ def test_real_module_run_as_non_root_failed_with_the_become_hint():
     assert result["failed"] is True
     assert result["device"] == "/dev/nvme0n1"
     assert result["msg"].endswith("Fix: probing signatures needs root: run the task with become: true")
+
+
+def test_duplicate_serials_are_drives_not_multipath_paths():
+    from ansible_collections.baremetal.mlops.plugins.module_utils.disk.nvme import duplicate_serials
+
+    controllers = [
+        {"name": "nvme3", "serial": "CLONE1", "subsystem": "nvme-subsys3", "address": "0000:05:00.0"},
+        {"name": "nvme5", "serial": "CLONE1", "subsystem": "nvme-subsys5", "address": "0000:06:00.0"},
+        # one multipath drive: two controllers, one subsystem
+        {"name": "nvme6", "serial": "MPATH", "subsystem": "nvme-subsys6", "address": "0000:07:00.0"},
+        {"name": "nvme7", "serial": "MPATH", "subsystem": "nvme-subsys6", "address": "0000:08:00.0"},
+        {"name": "nvme8", "serial": "UNIQUE", "subsystem": "nvme-subsys8", "address": "0000:09:00.0"},
+    ]
+    dups = duplicate_serials(controllers)
+    assert [d["serial"] for d in dups] == ["CLONE1"]
+    assert [d["controllers"] for d in dups[0]["drives"]] == [["nvme3"], ["nvme5"]]

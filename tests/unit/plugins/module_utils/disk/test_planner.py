@@ -493,7 +493,8 @@ def test_predicted_summary_of_a_fresh_plan_matches_the_described_shape(fresh):
     assert "raid1 UUID 00000000:00004000:80000000:00000001 name nvsdev:data" in text
     assert "/dev/md/data: xfs UUID=00000000-0000-4000-8000-000000000002 LABEL=data, mounted at /data" in text
     before = planner.summary_text(planner.describe_volumes(fresh, [RAID1_AB]))
-    assert before.startswith("data: raid /dev/md/data on NVS-A=")
+    # Before: no array yet, so no device is claimed (the diff's "before" is what is there now).
+    assert before == "data: raid - on NVS-A=/dev/nvme0n1 NVS-B=/dev/nvme1n1\n", before
     assert "xfs" not in before
 
 
