@@ -339,6 +339,7 @@ class _Planner(object):
         self.by_serial = {}
         for ns in self.namespaces:
             self.by_serial.setdefault(ns.get("serial"), []).append(ns)
+        self.controller_address = dict((c.get("name"), c.get("address")) for c in state.get("controllers") or [])
 
     # -- lookups -------------------------------------------------------------------
 
@@ -352,26 +353,68 @@ class _Planner(object):
             text += "; controllers without namespaces: %s" % ", ".join(empty)
         return text
 
-    def _lookup(self, where, entry):
-        """The namespace a ``SERIAL`` or ``SERIAL/NSID`` names, or None with a problem recorded."""
+    def _pci(self, ns):
+        return self.controller_address.get((ns.get("controllers") or [None])[0])
+
+    def _identify(self, ns):
+        """Unambiguous names of a namespace, for messages: wwid, nguid, PCI address/nsid."""
+        names = ["%s:%s" % (kind, ns[kind]) for kind in ("wwid", "nguid") if ns.get(kind)]
+        if self._pci(ns):
+            names.append("pci:%s/%s" % (self._pci(ns), ns.get("nsid")))
+        return " or ".join(names) or "no unambiguous name (wwid, nguid, PCI address) is known"
+
+    def matches(self, entry):
+        """Namespaces a disk entry names: ``SERIAL``, ``SERIAL/NSID``, ``wwid:``, ``nguid:``, ``uuid:`` or
+        ``pci:ADDRESS[/NSID]`` (the controller's PCI address)."""
+        kind, sep, value = entry.partition(":")
+        if sep and kind in ("wwid", "nguid", "uuid"):
+            return [ns for ns in self.namespaces if (ns.get(kind) or "").lower() == value.lower()]
+        if sep and kind == "pci":
+            address, _sep, nsid = value.partition("/")
+            return [ns for ns in self.namespaces if self._pci(ns) == address and (not nsid or str(ns.get("nsid")) == nsid)]
         if entry in self.by_serial:
-            nss = self.by_serial[entry]
-            if len(nss) == 1:
-                return nss[0]
-            self.problems.append("%s: serial %s has %d namespaces (%s): name one as %s/NSID" % (
-                where, entry, len(nss), ", ".join("%s nsid %s" % (ns["path"], ns["nsid"]) for ns in nss), entry))
+            return list(self.by_serial[entry])
+        serial, sep, nsid = entry.rpartition("/")
+        if sep and nsid.isdigit() and serial in self.by_serial:
+            return [ns for ns in self.by_serial[serial] if ns.get("nsid") == int(nsid)]
+        return []
+
+    def _ambiguity(self, entry, found):
+        """A problem text when ``found`` (what ``entry`` matches) is more than one namespace, or None."""
+        if len(found) < 2:
+            return None
+        drives = sorted(set(drive_of(ns) for ns in found))
+        if len(drives) > 1:
+            return ("%s names %d different drives (%s): they report one serial (cloned or buggy firmware), so it "
+                    "cannot tell them apart. Fix: name the one you mean by %s" % (
+                        entry, len(drives), ", ".join(drives), "; or ".join(
+                            "%s: %s" % (ns["path"], self._identify(ns)) for ns in found)))
+        return "serial %s has %d namespaces (%s): name one as %s/NSID" % (
+            entry, len(found), ", ".join("%s nsid %s" % (ns["path"], ns["nsid"]) for ns in found), entry)
+
+    def _lookup(self, where, entry):
+        """The namespace a disk entry names (see :meth:`matches`), or None with a problem recorded."""
+        found = self.matches(entry)
+        if len(found) == 1:
+            return found[0]
+        if found:
+            self.problems.append("%s: %s" % (where, self._ambiguity(entry, found)))
             return None
         serial, sep, nsid = entry.rpartition("/")
         if sep and nsid.isdigit() and serial in self.by_serial:
-            for ns in self.by_serial[serial]:
-                if ns.get("nsid") == int(nsid):
-                    return ns
             self.problems.append("%s: serial %s has no namespace %s (it has nsid %s)" % (
                 where, serial, nsid, ", ".join(str(ns["nsid"]) for ns in self.by_serial[serial])))
             return None
         self.problems.append("%s: no NVMe namespace with serial %s on %s; %s" % (
             where, entry, self.host, self._present_serials()))
         return None
+
+    def _check_allowlist(self):
+        """A wipe_allowlist entry that names several drives would allow wiping a disk nobody picked."""
+        for entry in sorted(self.allowlist):
+            found = self.matches(entry)
+            if len(set(drive_of(ns) for ns in found)) > 1:
+                self.problems.append("wipe_allowlist: %s" % self._ambiguity(entry, found))
 
     def _md_arrays(self):
         return self.state.get("md_arrays") or []
@@ -441,7 +484,7 @@ class _Planner(object):
         return "busy" if ns.get("in_use") else "free"
 
     def _allowlisted(self, ns):
-        return ns.get("serial") in self.allowlist or "%s/%s" % (ns.get("serial"), ns.get("nsid")) in self.allowlist
+        return any(ns in self.matches(entry) for entry in self.allowlist)
 
     @staticmethod
     def _active_use(ns):
@@ -917,23 +960,25 @@ class _Planner(object):
     # -- main ------------------------------------------------------------------------------
 
     def plan(self):
+        # Every problem at once: those of the layout, of the allowlist, and of the host for each volume whose own
+        # layout is sound (a volume with layout problems is not looked for on the host).
         self.problems.extend(validate_layout(self.volumes))
-        if self.problems:
-            raise LayoutError(self.problems, host=self.host or None)
+        self._check_allowlist()
+        sound = [vol for vol in self.volumes if not validate_layout([vol])]
         selected = {}
-        for vol in self.volumes:
+        for vol in sound:
             if vol["disks"]["serials"]:
                 selected[vol["name"]] = self._select_serials(vol)
-        for vol in self.volumes:
+        for vol in sound:
             if not vol["disks"]["serials"]:
                 selected[vol["name"]] = self._select_model(vol)
         # Every disk of every volume is judged before anything is planned; a
-        # refused disk (None) has its problem recorded.
+        # refused disk (None) has its problem recorded, and so is every reference a wipe would leave dangling.
         decided = dict((vol["name"], [(ns, self._decide(vol, ns)) for ns in selected[vol["name"]]])
-                       for vol in self.volumes)
+                       for vol in sound)
         wiped_paths = [ns["path"] for disks in decided.values() for ns, kind in disks if kind == "wipe"]
         removable = {}
-        for vol in self.volumes:
+        for vol in sound:
             for ns, kind in decided[vol["name"]]:
                 if kind == "wipe":
                     removable[ns["path"]] = self._check_references(vol, ns, wiped_paths)

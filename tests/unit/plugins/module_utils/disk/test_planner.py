@@ -363,8 +363,10 @@ def test_every_problem_is_reported_at_once(fresh):
         {"name": "c", "type": "raid", "raid_level": 1, "disks": {"serials": ["NVS-A", "NVS-B"]},
          "fs_label": "much-too-long-for-xfs"},
     ])
-    assert len(error.problems) == 1  # layout problems come first, before the host is looked at
+    # One run, every problem: the layout's (volume c) and the host's (volumes a and b), not in rounds.
+    assert len(error.problems) == 3, error.problems
     assert "fs_label 'much-too-long-for-xfs' is longer than the 12 characters xfs allows" in error.problems[0]
+    assert {p.split(":")[0] for p in error.problems[1:]} == {"volume a", "volume b"}
     error = refused(fresh, [
         {"name": "a", "type": "filesystem", "disks": {"serials": ["NVS-C"]}},
         {"name": "b", "type": "filesystem", "disks": {"serials": ["NOPE"]}},
@@ -505,3 +507,83 @@ def test_md_label_is_what_mdadm_wrote_on_the_members():
     assert sig["label"] == planner.md_label("nvsdev", "data")
     # mdadm keeps the host only while "host:name" fits its 32-byte name field
     assert planner.md_label("gpu-node-017.dc1.example.com", "datasets") == "datasets"
+
+
+# -- issue 12: redundancy, identity, one round of problems ---------------------------------
+
+
+def test_a_mirror_on_two_namespaces_of_one_drive_is_refused(qemu):
+    error = refused(qemu, [{"name": "data", "type": "raid", "raid_level": 1,
+                            "disks": {"serials": ["BMLABMULTINS7/1", "BMLABMULTINS7/2"]}}])
+    assert len(error.problems) == 1
+    assert ("RAID1 members /dev/nvme6n1 and /dev/nvme6n2 are namespaces of one drive (nvme-subsys6, serial "
+            "BMLABMULTINS7): a mirror on one drive has no redundancy" in error.problems[0])
+    # RAID0 on them is the operator's business: no redundancy was promised.
+    assert plan(qemu, [{"name": "fast", "type": "raid", "raid_level": 0,
+                        "disks": {"serials": ["BMLABMULTINS7/1", "BMLABMULTINS7/2"]}}])["steps"]
+
+
+def test_model_pattern_mirrors_across_drives_and_says_why(qemu):
+    # Free: nvme4n1 (1 GiB, alone in its size), nvme6n1 + nvme6n2 (one drive), nvme7n1 (multipath drive).
+    # Sorting by serial (the old rule) took BMLABMULTINS7/1 + /2: a mirror on one drive.
+    result = plan(qemu, [{"name": "data", "type": "raid", "raid_level": 1,
+                          "disks": {"model_pattern": "QEMU*", "count": 2}}])
+    disks = result["predicted"][0]["disks"]
+    assert sorted(d["path"] for d in disks) == ["/dev/nvme6n1", "/dev/nvme7n1"], disks
+    assert all("which no other member is on" in d["why"] for d in disks), disks
+    assert {d["drive"] for d in disks} == {"nvme-subsys6", "nvme-subsys7"}
+
+
+def test_model_pattern_too_few_distinct_drives_for_a_mirror_says_so(qemu):
+    for ns in qemu["namespaces"]:
+        if ns["serial"] in ("BMLABNVME0005", "BMLABMPATH08"):
+            ns["model"] = "Other"
+    error = refused(qemu, [{"name": "data", "type": "raid", "raid_level": 1,
+                            "disks": {"model_pattern": "QEMU*", "count": 2}}])
+    assert "on drive nvme-subsys6, which already holds a member" in error.problems[0], error.problems
+
+
+def clone_drive(state, serial, name="nvme9", address="0000:00:0e.0"):
+    """A second drive reporting ``serial``: its own subsystem, controller, PCI address and wwid."""
+    original = next(ns for ns in state["namespaces"] if ns["serial"] == serial)
+    clone = copy.deepcopy(original)
+    clone.update(name="%sn1" % name, path="/dev/%sn1" % name, subsystem="nvme-subsys9", controllers=[name],
+                 wwid=original["wwid"].replace("-00000001", "-0000c10e"))
+    state["namespaces"].append(clone)
+    ctrl = copy.deepcopy(next(c for c in state["controllers"] if c["serial"] == serial))
+    ctrl.update(name=name, path="/dev/%s" % name, address=address, subsystem="nvme-subsys9")
+    state["controllers"].append(ctrl)
+    return original, clone
+
+
+def test_a_serial_two_drives_report_is_refused_and_an_unambiguous_name_accepted(qemu):
+    original, clone = clone_drive(qemu, "BMLABNVME0005")
+    volume = {"name": "data", "type": "filesystem", "disks": {"serials": ["BMLABNVME0005"]}}
+    error = refused(qemu, [volume])
+    text = error.problems[0]
+    assert "BMLABNVME0005 names 2 different drives (nvme-subsys4, nvme-subsys9)" in text, text
+    assert "pci:0000:00:09.0/1" in text and "wwid:%s" % clone["wwid"] in text
+    for name, path in (("pci:0000:00:09.0/1", original["path"]), ("wwid:%s" % clone["wwid"], clone["path"]),
+                       ("pci:0000:00:0e.0", clone["path"])):
+        result = plan(qemu, [dict(volume, disks={"serials": [name]})])
+        assert result["predicted"][0]["disks"][0]["path"] == path, name
+
+
+def test_a_wipe_allowlist_entry_that_covers_two_drives_is_refused(qemu):
+    clone_drive(qemu, "BMLABNVME0005")
+    volume = {"name": "data", "type": "filesystem", "disks": {"serials": ["pci:0000:00:09.0"]}}
+    error = refused(qemu, [volume], wipe=True, wipe_allowlist=["BMLABNVME0005"])
+    assert error.problems[0].startswith("wipe_allowlist: BMLABNVME0005 names 2 different drives"), error.problems
+
+
+@pytest.mark.parametrize("mount_point", ["/srv/$DATA", "/home/~ops/data"])
+def test_a_mount_point_is_taken_as_written(fresh, mount_point):
+    error = refused(fresh, [{"name": "x", "type": "filesystem", "disks": {"serials": ["NVS-A"]},
+                             "mount_point": mount_point}])
+    assert "is taken as written, not expanded" in error.problems[0]
+
+
+def test_the_fix_for_a_mounted_disk_says_unmount_first_then_allowlist(qemu):
+    error = refused(qemu, [{"name": "data", "type": "filesystem", "disks": {"serials": ["BMLABNVME0001"]}}])
+    fix = error.problems[0].split("Fix: ", 1)[1]
+    assert fix.index("unmount it") < fix.index("wipe_allowlist"), fix
