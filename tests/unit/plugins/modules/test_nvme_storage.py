@@ -87,6 +87,7 @@ def test_in_use_disk_is_refused_with_every_reason(monkeypatch, host):
             "holder dm-0 (vgdata-lvscratch); mounted at /scratch via dm-0 (vgdata-lvscratch)") in result["msg"]
     assert result["msg"].startswith("caplab nvme_storage: refusing the storage layout, nothing was changed")
     assert len(result["problems"]) == 1
+    assert result["plan"] == []  # documented as returned always: empty, nothing is planned
     assert wrote(host[2]) == []
 
 
