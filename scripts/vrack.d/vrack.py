@@ -10,9 +10,15 @@
 Spec (JSON): {"rack": "name", "nodes": [{"name": "n1", "ssh_port": 2301,
   "lan_ip": "192.0.2.21", "nvme_count": 4, "nvme_size": "2G",
   "nvme_serials": [...optional...], "memory": 1024, "cpus": 2}], "lan_cidr": "192.0.2.0/24"}
+Instead of nvme_count/nvme_serials a node may list its drives one by one,
+to build what outside testers found on real racks: "nvme_drives": [{"serial":
+"S1", "size": "1G", "namespaces": 2, "block_size": 4096, "own_subsystem":
+true}] - several namespaces on one controller, 4K logical blocks, and a
+serial that another drive also reports (allowed only for a drive with
+own_subsystem, as a cloned drive or buggy firmware has it).
 From an inventory, every host with `vrack_ssh_port` is a node; its
 `vrack_lan_ip`, `vrack_nvme_count`, `vrack_nvme_size` (and optional
-`vrack_memory`, `vrack_cpus`, `vrack_nvme_serials`) fill the rest; the rack
+`vrack_memory`, `vrack_cpus`, `vrack_nvme_serials`, `vrack_nvme_drives`) fill the rest; the rack
 name is `vrack_rack` or the inventory directory's name.
 
 State of a rack lives in .vrack/<rack>/ (key, overlays, consoles, pidfiles,
@@ -190,23 +196,85 @@ def normalize_spec(data: dict, rack: str | None = None) -> dict:
         size = str(raw.get("nvme_size", "2G")).upper().removesuffix("B").removesuffix("I")
         if not SIZE_RE.match(size):
             errors.append(f"{who}: nvme_size {raw.get('nvme_size')!r} must look like 512M or 2G")
-        serials = raw.get("nvme_serials") or [nvme_serial(name, d) for d in range(count)]
-        if len(serials) != count:
-            errors.append(f"{who}: {len(serials)} nvme_serials for {count} drives")
-        for s in serials:
-            if not SERIAL_RE.match(str(s)):
-                errors.append(f"{who}: NVMe serial {s!r} must be 1-20 of A-Z a-z 0-9 . _ -")
-            unique("serial", str(s), who)
+        drives = normalize_drives(raw, name, who, count, size, errors)
+        count = len(drives)
+        serials = [d["serial"] for d in drives]
+        for d in drives:
+            if not SERIAL_RE.match(d["serial"]):
+                errors.append(f"{who}: NVMe serial {d['serial']!r} must be 1-20 of A-Z a-z 0-9 . _ -")
+            if d["own_subsystem"] and d["serial"] in seen["serial"]:
+                continue  # a clone: its own subsystem keeps the kernel from merging it with the first
+            unique("serial", d["serial"], who)
         memory, cpus = int(raw.get("memory", 1024)), int(raw.get("cpus", 2))
         if memory < 512:
             errors.append(f"{who}: memory {memory} MiB is too small (at least 512)")
         nodes.append({"name": name, "ssh_port": port, "lan_ip": lan_ip,
                       "nvme_count": count, "nvme_size": size,
-                      "nvme_serials": [str(s) for s in serials],
+                      "nvme_serials": [str(s) for s in serials], "nvme_drives": drives,
                       "memory": memory, "cpus": cpus})
     if errors:
         raise VrackError("invalid rack spec:\n  - " + "\n  - ".join(errors))
     return {"rack": str(rack), "lan_cidr": str(cidr), "nodes": nodes}
+
+
+def normalize_drives(raw: dict, name: str, who: str, count: int, size: str, errors: list) -> list:
+    """The node's drives: from nvme_drives, else nvme_count drives of nvme_size (serials from nvme_serials)."""
+    listed = raw.get("nvme_drives")
+    if listed is None:
+        serials = raw.get("nvme_serials") or [nvme_serial(name, d) for d in range(count)]
+        if len(serials) != count:
+            errors.append(f"{who}: {len(serials)} nvme_serials for {count} drives")
+        return [{"serial": str(s), "size": size, "namespaces": 1, "block_size": 512, "own_subsystem": False,
+                 "simple": True} for s in serials]
+    if raw.get("nvme_count") or raw.get("nvme_serials"):
+        errors.append(f"{who}: give nvme_drives or nvme_count/nvme_serials, not both")
+    drives = []
+    for d, item in enumerate(listed if isinstance(listed, list) else []):
+        item = item if isinstance(item, dict) else {}
+        where = f"{who} nvme_drives[{d}]"
+        dsize = str(item.get("size", size)).upper().removesuffix("B").removesuffix("I")
+        if not SIZE_RE.match(dsize):
+            errors.append(f"{where}: size {item.get('size')!r} must look like 512M or 2G")
+        namespaces, block = item.get("namespaces", 1), item.get("block_size", 512)
+        if not isinstance(namespaces, int) or not 1 <= namespaces <= 8:
+            errors.append(f"{where}: namespaces {namespaces!r} must be 1-8")
+            namespaces = 1
+        if block not in (512, 4096):
+            errors.append(f"{where}: block_size {block!r} must be 512 or 4096")
+        drives.append({"serial": str(item.get("serial") or nvme_serial(name, d)), "size": dsize,
+                       "namespaces": namespaces, "block_size": block,
+                       "own_subsystem": bool(item.get("own_subsystem")), "simple": False})
+    if not isinstance(listed, list) or len(drives) > 16:
+        errors.append(f"{who}: nvme_drives must be a list of at most 16 drives")
+    return drives
+
+
+def drive_files(node_dir: Path, node: dict) -> list:
+    """The backing file of every namespace, drive by drive: [[path, ...], ...]."""
+    return [[node_dir / f"nvme{i}.qcow2"] if d["simple"] else
+            [node_dir / f"nvme{i}n{j + 1}.qcow2" for j in range(d["namespaces"])]
+            for i, d in enumerate(node.get("nvme_drives") or [])]
+
+
+def nvme_argv(node: dict, files: list) -> list:
+    """qemu arguments of the node's NVMe drives (controllers, subsystems, namespaces)."""
+    argv = []
+    for i, (drive, paths) in enumerate(zip(node.get("nvme_drives") or [], files)):
+        if drive["simple"]:
+            argv += ["-drive", f"file={paths[0]},if=none,id=nvme{i},cache=unsafe,format=qcow2",
+                     "-device", f"nvme,serial={drive['serial']},drive=nvme{i}"]
+            continue
+        ctrl = f"nvme,id=nvmec{i},serial={drive['serial']}"
+        if drive["own_subsystem"]:
+            argv += ["-device", f"nvme-subsys,id=nvmes{i},nqn=nqn.2026-12.org.baremetal-mlops.vrack:{node['name']}-{i}"]
+            ctrl += f",subsys=nvmes{i}"
+        argv += ["-device", ctrl]
+        blocks = (f",logical_block_size={drive['block_size']},physical_block_size={drive['block_size']}"
+                  if drive["block_size"] != 512 else "")
+        for j, path in enumerate(paths):
+            argv += ["-drive", f"file={path},if=none,id=nvme{i}n{j + 1},cache=unsafe,format=qcow2",
+                     "-device", f"nvme-ns,drive=nvme{i}n{j + 1},bus=nvmec{i},nsid={j + 1}{blocks}"]
+    return argv
 
 
 def spec_from_inventory(inventory: dict, inventory_path: str, rack: str | None = None) -> dict:
@@ -223,7 +291,7 @@ def spec_from_inventory(inventory: dict, inventory_path: str, rack: str | None =
                 "lan_ip": hv.get("vrack_lan_ip"),
                 "nvme_count": hv.get("vrack_nvme_count", 0),
                 "nvme_size": hv.get("vrack_nvme_size", "2G")}
-        for key in ("memory", "cpus", "nvme_serials"):
+        for key in ("memory", "cpus", "nvme_serials", "nvme_drives"):
             if f"vrack_{key}" in hv:
                 node[key] = hv[f"vrack_{key}"]
         nodes.append(node)
@@ -282,10 +350,7 @@ def qemu_argv(spec: dict, node: dict, paths: dict, image: dict, cmdline: str, nc
         "-device", f"virtio-net-pci,netdev=lan,mac={lan_mac(node['lan_ip'])}",
         "-device", "virtio-rng-pci",
     ]
-    for i, serial in enumerate(node["nvme_serials"]):
-        argv += ["-drive", f"file={paths['nvme'][i]},if=none,id=nvme{i},cache=unsafe,format=qcow2",
-                 "-device", f"nvme,serial={serial},drive=nvme{i}"]
-    return argv
+    return argv + nvme_argv(node, paths["nvme_files"])
 
 
 def render_inventory(spec: dict, key_path: Path) -> str:
@@ -508,7 +573,7 @@ class Rack:
         d = self.dir / "nodes" / node["name"]
         return {"dir": d, "root": d / "root.qcow2", "pid": d / "qemu.pid",
                 "console": d / "console.log", "vde": self.vde,
-                "nvme": [d / f"nvme{i}.qcow2" for i in range(node["nvme_count"])]}
+                "nvme_files": drive_files(d, node)}
 
     def state(self) -> dict | None:
         try:
@@ -586,7 +651,7 @@ class Rack:
         if dead:
             for name in dead:
                 if name != "vde_switch":
-                    log(f"console of {name}:\n" + console_tail(self.node_paths({"name": name, "nvme_count": 0})["console"]))
+                    log(f"console of {name}:\n" + console_tail(self.node_paths({"name": name})["console"]))
             raise VrackError(f"rack {self.name} is partly down ({', '.join(dead)} not running): "
                              f"run `scripts/vrack down {self.name}` and `up` again")
         silent = [n["name"] for n in spec["nodes"] if not ssh_banner(n["ssh_port"])]
@@ -625,9 +690,9 @@ class Rack:
             p["console"].unlink(missing_ok=True)
             subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image["raw"]),
                             "-F", "raw", str(p["root"])], check=True)
-            for drive in p["nvme"]:
-                subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(drive), node["nvme_size"]],
-                               check=True)
+            for drive, files in zip(node["nvme_drives"], p["nvme_files"]):
+                for path in files:
+                    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), drive["size"]], check=True)
             argv = qemu_argv(spec, node, p, image, kernel_cmdline(spec, node, pubkey), ncpu)
             (p["dir"] / "qemu.argv").write_text(json.dumps(argv, indent=1) + "\n")
             res = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)

@@ -114,7 +114,7 @@ def test_kernel_cmdline_and_qemu_argv():
                  f"systemd.machine_id={vrack.machine_id('r1', 'n1')}"):
         assert part in cmdline.split()
     paths = {"console": "/s/c.log", "pid": "/s/q.pid", "root": "/s/root.qcow2", "vde": "/s/lan",
-             "nvme": ["/s/nvme0.qcow2", "/s/nvme1.qcow2"]}
+             "nvme_files": vrack.drive_files(Path("/s"), n)}
     argv = vrack.qemu_argv(spec, n, paths, {"vmlinuz": "/i/vmlinuz", "initrd": "/i/initrd.img"}, cmdline, 2)
     assert argv[:4] == ["taskset", "-a", "-c", "0-1"]
     joined = " ".join(argv)
@@ -179,3 +179,31 @@ def test_read_pid_checks_the_owner_and_stop_pids_stops(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_nvme_drives_express_namespaces_4k_blocks_and_a_cloned_serial():
+    spec = vrack.normalize_spec({"rack": "r1", "nodes": [node(nvme_count=0, nvme_drives=[
+        {"serial": "SAFE-A"}, {"serial": "MULTI", "size": "512M", "namespaces": 2},
+        {"serial": "FOURK", "block_size": 4096}, {"serial": "SAFE-A", "own_subsystem": True}])]})
+    n = spec["nodes"][0]
+    assert n["nvme_count"] == 4 and n["nvme_serials"] == ["SAFE-A", "MULTI", "FOURK", "SAFE-A"]
+    files = vrack.drive_files(Path("/s"), n)
+    assert [len(f) for f in files] == [1, 2, 1, 1] and files[1][1] == Path("/s/nvme1n2.qcow2")
+    joined = " ".join(vrack.nvme_argv(n, files))
+    assert "nvme,id=nvmec1,serial=MULTI" in joined
+    assert "nvme-ns,drive=nvme1n2,bus=nvmec1,nsid=2" in joined
+    assert "nsid=1,logical_block_size=4096,physical_block_size=4096" in joined
+    assert "nvme-subsys,id=nvmes3,nqn=nqn.2026-12.org.baremetal-mlops.vrack:n1-3" in joined
+    assert "nvme,id=nvmec3,serial=SAFE-A,subsys=nvmes3" in joined
+
+
+@pytest.mark.parametrize("drives, problem", [
+    ([{"serial": "X"}, {"serial": "X"}], "serial X is also used by"),
+    ([{"serial": "X", "namespaces": 9}], "namespaces 9 must be 1-8"),
+    ([{"serial": "X", "block_size": 1024}], "block_size 1024 must be 512 or 4096"),
+    ([{"serial": "X", "size": "lots"}], "size 'lots' must look like 512M or 2G"),
+])
+def test_nvme_drives_bad_input_is_refused_with_every_problem(drives, problem):
+    with pytest.raises(vrack.VrackError) as excinfo:
+        vrack.normalize_spec({"rack": "r1", "nodes": [node(nvme_count=0, nvme_drives=drives)]})
+    assert problem in str(excinfo.value)
