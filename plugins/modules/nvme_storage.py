@@ -22,6 +22,14 @@ description:
     device-mapper) or a mount is refused with an error that names the host, the drive's path and serial, and what
     was found on it. Only a drive whose serial is in O(wipe_allowlist) while O(wipe=true) is erased (C(wipefs --all))
     and reused, and even then not while something uses it right now (mounted, held by a running array, active swap).
+  - Before a wipe, every reference to the drive and to what is on it is found - C(/etc/fstab) lines by C(UUID=),
+    C(LABEL=), C(PARTUUID=), device path or C(/dev/disk/by-*) link (also for the logical volumes of a volume group on
+    it, and the array it is a member of), C(mdadm.conf) ARRAY lines, C(/etc/crypttab) and C(.mount)/C(.swap) units in
+    C(/etc/systemd/system). fstab and mdadm.conf lines are removed by planned steps (V(fstab_remove),
+    V(mdadm_conf_remove)) before the wipe, so that the next boot does not wait for a filesystem that is gone;
+    crypttab lines, units and a volume group that also lives on other drives are refused, naming them.
+  - RAID1 and RAID10 members must be on different drives (NVMe subsystems): two namespaces of one drive are no
+    mirror, and such a new array is refused (an existing one is warned about).
   - What the layout itself creates is not a conflict. A member of the volume's own array (a C(linux_raid_member)
     named C(<host>:<volume name>)), a PV of the volume's own volume group, or the volume's own filesystem (same type
     and same label, or the UUID that the fstab line of its mount point names) counts as already done, so that a
@@ -75,15 +83,21 @@ options:
               - Serial numbers of the controllers, as C(nvme list) and M(baremetal.mlops.nvme_facts) show them.
               - A controller with several namespaces is named C(SERIAL/NSID).
               - A serial that is not on the host is an error naming the serials that are.
+              - A serial that two drives report (cloned drives, firmware bugs - M(baremetal.mlops.nvme_facts) lists them
+                in C(duplicate_serials)) cannot tell them apart and is refused, naming each drive's unambiguous names.
+                Name such a disk by C(wwid:WWID), C(nguid:NGUID), C(uuid:UUID) (of the namespace) or
+                C(pci:ADDRESS[/NSID]) (the PCI address of its controller, for example V(pci:0000:05:00.0/1)).
             type: list
             elements: str
           model_pattern:
             description:
               - Shell-style pattern (C(fnmatch), case sensitive) matched against the model of each namespace, for
                 example V(SAMSUNG MZQL2*).
-              - The first O(volumes[].disks.count) usable matches are taken - disks the volume already has first,
-                then free disks, then (with O(wipe=true)) in-use disks of O(wipe_allowlist), each group ordered by
-                serial. Other matches in use are skipped, never wiped.
+              - O(volumes[].disks.count) usable matches are taken - disks the volume already has first, then free disks,
+                then (with O(wipe=true)) in-use disks of O(wipe_allowlist); each on a drive no other member is on, of
+                one size (the largest size that gives enough), larger disks first. For RAID0, a filesystem or LVM a drive
+                may give several namespaces once distinct drives run out; for RAID1/10 never. The plan's predicted
+                volumes say why each member was chosen. Other matches in use are skipped, never wiped.
             type: str
           count:
             description: Number of disks to take with O(volumes[].disks.model_pattern).
@@ -165,7 +179,9 @@ options:
     default: false
   wipe_allowlist:
     description:
-      - Serials (or C(SERIAL/NSID)) of the drives that O(wipe=true) may erase. Drives not listed are never erased.
+      - Serials (or C(SERIAL/NSID), or any name O(volumes[].disks.serials) takes) of the drives that O(wipe=true) may
+        erase. Drives not listed are never erased. An entry that names more than one drive (a serial two drives
+        report) is refused.
     type: list
     elements: str
     default: []

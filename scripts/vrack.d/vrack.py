@@ -700,7 +700,9 @@ class Rack:
                 raise VrackError(f"qemu for {node['name']} failed to start (rc {res.returncode}): "
                                  f"{res.stderr.strip() or res.stdout.strip()}")
             log(f"{node['name']}: booting (ssh 127.0.0.1:{node['ssh_port']}, lan {node['lan_ip']}, "
-                f"{node['nvme_count']} x {node['nvme_size']} NVMe)")
+                f"{len(node['nvme_drives'])} NVMe drives: "
+                + ", ".join(f"{d['serial']} {d['size']}" + (f" x{d['namespaces']} ns" if d["namespaces"] > 1 else "")
+                            for d in node["nvme_drives"]) + ")")
 
     def _wait_ready(self, spec: dict, timeout: int, start: float) -> None:
         waiting = {n["name"]: n for n in spec["nodes"]}

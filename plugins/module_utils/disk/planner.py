@@ -357,11 +357,15 @@ class _Planner(object):
         return self.controller_address.get((ns.get("controllers") or [None])[0])
 
     def _identify(self, ns):
-        """Unambiguous names of a namespace, for messages: wwid, nguid, PCI address/nsid."""
-        names = ["%s:%s" % (kind, ns[kind]) for kind in ("wwid", "nguid") if ns.get(kind)]
+        """Names that name this namespace and no other, for messages: wwid, nguid, PCI address/nsid.
+
+        A cloned drive often clones its wwid too (qemu derives it from serial and model): only names that
+        match exactly one namespace are offered."""
+        names = ["%s:%s" % (kind, ns[kind]) for kind in ("wwid", "nguid", "uuid") if ns.get(kind)]
         if self._pci(ns):
             names.append("pci:%s/%s" % (self._pci(ns), ns.get("nsid")))
-        return " or ".join(names) or "no unambiguous name (wwid, nguid, PCI address) is known"
+        names = [name for name in names if self.matches(name) == [ns]]
+        return " or ".join(names) or "no unambiguous name (wwid, nguid, uuid, PCI address) is known"
 
     def matches(self, entry):
         """Namespaces a disk entry names: ``SERIAL``, ``SERIAL/NSID``, ``wwid:``, ``nguid:``, ``uuid:`` or
@@ -523,8 +527,8 @@ class _Planner(object):
         elif self.wipe:
             fix = first + "wipe is true but serial %s is not in wipe_allowlist: add it to erase the disk" % ns["serial"]
         else:
-            fix = ("use another disk, or " + first.replace("; then ", "; then ") +
-                   "add serial %s to wipe_allowlist and set wipe: true to erase it" % ns["serial"])
+            fix = "use another disk, or %sadd serial %s to wipe_allowlist and set wipe: true to erase it" % (
+                first, ns["serial"])
         self.problems.append("%s: disk %s on %s is in use: %s. Safe mode refuses to touch it. Fix: %s" % (
             where, disk_name(ns), self.host, reasons, fix))
         return None

@@ -587,3 +587,13 @@ def test_the_fix_for_a_mounted_disk_says_unmount_first_then_allowlist(qemu):
     error = refused(qemu, [{"name": "data", "type": "filesystem", "disks": {"serials": ["BMLABNVME0001"]}}])
     fix = error.problems[0].split("Fix: ", 1)[1]
     assert fix.index("unmount it") < fix.index("wipe_allowlist"), fix
+
+
+def test_a_clone_with_the_same_wwid_is_offered_only_its_pci_address(qemu):
+    # As qemu clones (and cloned firmware) do: the wwid is derived from serial and model, so it is cloned too.
+    original, clone = clone_drive(qemu, "BMLABNVME0005")
+    clone["wwid"] = original["wwid"]
+    text = refused(qemu, [{"name": "d", "type": "filesystem", "disks": {"serials": ["BMLABNVME0005"]}}]).problems[0]
+    assert "wwid:" not in text and "pci:0000:00:09.0/1" in text and "pci:0000:00:0e.0/1" in text, text
+    error = refused(qemu, [{"name": "d", "type": "filesystem", "disks": {"serials": ["wwid:%s" % clone["wwid"]]}}])
+    assert "names 2 different drives" in error.problems[0]
