@@ -154,6 +154,13 @@ ansible_facts:
               description: Kernel name of the NVMe subsystem.
               type: str
               sample: nvme-subsys0
+            pci_root:
+              description:
+                - The PCIe root the controller hangs off - its root port, or the host bridge (V(pci0000:00)) for a
+                  device on the root complex; null when it is not a PCI device. Mirror members behind one root fail
+                  together.
+              type: str
+              sample: "0000:00:01.1"
             namespaces:
               description: Names of the namespaces this controller serves (directly or as a multipath path).
               type: list

@@ -340,6 +340,7 @@ class _Planner(object):
         for ns in self.namespaces:
             self.by_serial.setdefault(ns.get("serial"), []).append(ns)
         self.controller_address = dict((c.get("name"), c.get("address")) for c in state.get("controllers") or [])
+        self.controller_root = dict((c.get("name"), c.get("pci_root")) for c in state.get("controllers") or [])
 
     # -- lookups -------------------------------------------------------------------
 
@@ -764,6 +765,11 @@ class _Planner(object):
             else:
                 self.problems.append(text + ". Fix: choose members on different drives (by serial, or a "
                                             "model_pattern that matches more drives)")
+        roots = set(self.controller_root.get((ns.get("controllers") or [None])[0]) for ns in namespaces)
+        if not shared and len(roots) == 1 and None not in roots and len(namespaces) > 1:
+            self.warnings.append("volume %s: every RAID%d member is behind one PCIe root (%s): a failure there takes "
+                                 "them all; where the server has several root ports, put members behind different "
+                                 "ones" % (vol["name"], vol["raid_level"], roots.pop()))
         return existing or not shared
 
     def _plan_raid(self, vol, disks):

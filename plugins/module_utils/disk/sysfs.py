@@ -148,6 +148,25 @@ def _sysfs_block_path(sysfs_root, name):
     return path
 
 
+PCI_FUNCTION_RE = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
+
+
+def pci_root(device_path):
+    """The PCIe root a device hangs off: its root port (the first PCI function below the host bridge), or the host
+    bridge itself (``pci0000:00``) for a device on the root complex; None when the path is not a PCI device's.
+
+    ``/sys/devices/pci0000:00/0000:00:01.1/0000:02:00.0/nvme/nvme0`` -> ``0000:00:01.1``.
+    """
+    parts = (device_path or "").split("/")
+    bridges = [i for i, part in enumerate(parts) if part.startswith("pci") and ":" in part]
+    if not bridges:
+        return None
+    functions = [part for part in parts[bridges[0] + 1:] if PCI_FUNCTION_RE.match(part)]
+    if not functions:
+        return None
+    return functions[0] if len(functions) > 1 else parts[bridges[0]]
+
+
 def read_controller(sysfs_root, name, subsystems=None):
     """Facts of one controller; identify strings are stripped of their padding."""
     base = controller_dir(sysfs_root, name)
@@ -169,6 +188,7 @@ def read_controller(sysfs_root, name, subsystems=None):
         "cntlid": read_int(os.path.join(base, "cntlid")),
         "numa_node": None if numa is None or numa < 0 else numa,
         "subsystem": subsystems.get(name),
+        "pci_root": pci_root(os.path.realpath(base)),
     }
 
 

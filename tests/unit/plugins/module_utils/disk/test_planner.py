@@ -597,3 +597,24 @@ def test_a_clone_with_the_same_wwid_is_offered_only_its_pci_address(qemu):
     assert "wwid:" not in text and "pci:0000:00:09.0/1" in text and "pci:0000:00:0e.0/1" in text, text
     error = refused(qemu, [{"name": "d", "type": "filesystem", "disks": {"serials": ["wwid:%s" % clone["wwid"]]}}])
     assert "names 2 different drives" in error.problems[0]
+
+
+def test_members_behind_one_pcie_root_are_warned_about():
+    from ansible_collections.baremetal.mlops.plugins.module_utils.disk.sysfs import pci_root
+
+    assert pci_root("/sys/devices/pci0000:00/0000:00:01.1/0000:02:00.0/nvme/nvme0") == "0000:00:01.1"
+    assert pci_root("/sys/devices/pci0000:00/0000:00:03.0/nvme/nvme0") == "pci0000:00"
+    assert pci_root("/sys/devices/virtual/nvme-fabrics/ctl/nvme0") is None
+
+
+def test_a_mirror_behind_one_host_bridge_plans_with_a_warning(qemu):
+    for ctrl in qemu["controllers"]:
+        ctrl["pci_root"] = "pci0000:00"  # every qemu q35 NVMe device sits on the root complex
+    result = plan(qemu, [{"name": "m", "type": "raid", "raid_level": 1,
+                          "disks": {"serials": ["BMLABNVME0005", "BMLABMPATH08"]}, "allow_mixed_sizes": True}])
+    assert any("behind one PCIe root (pci0000:00)" in w for w in result["warnings"]), result["warnings"]
+    for ctrl in qemu["controllers"]:
+        ctrl["pci_root"] = ctrl["name"]  # each behind its own root port
+    result = plan(qemu, [{"name": "m", "type": "raid", "raid_level": 1,
+                          "disks": {"serials": ["BMLABNVME0005", "BMLABMPATH08"]}, "allow_mixed_sizes": True}])
+    assert not any("PCIe root" in w for w in result["warnings"])
