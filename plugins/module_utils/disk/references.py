@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.baremetal.mlops.plugins.module_utils.disk import conffiles
+from ansible_collections.baremetal.mlops.plugins.module_utils.disk.mounts import unescape
 
 BY = {"by-uuid": "uuid", "by-label": "label", "by-partuuid": "partuuid", "by-partlabel": "partlabel"}
 TAGS = {"UUID": "uuid", "LABEL": "label", "PARTUUID": "partuuid", "PARTLABEL": "partlabel"}
@@ -26,7 +27,7 @@ CASELESS = ("uuid", "partuuid")
 
 def spec_key(spec):
     """A device spec of fstab/crypttab/a unit (``UUID=x``, ``/dev/disk/by-uuid/x``, ``/dev/x``) as ``(kind, value)``."""
-    spec = (spec or "").strip().strip("\"'")
+    spec = unescape((spec or "").strip().strip("\"'"))
     tag, sep, value = spec.partition("=")
     if sep and tag.upper() in TAGS:
         kind = TAGS[tag.upper()]

@@ -113,6 +113,22 @@ def _names(path):
         return []
 
 
+def partition_links(dev_root="/dev"):
+    """``{partition name: {partuuid, partlabel}}`` from udev's ``/dev/disk/by-partuuid`` and ``by-partlabel`` links.
+
+    Neither sysfs nor wipefs has a partition's GPT UUID; fstab can name a partition by it (``PARTUUID=``), and a
+    wipe must find that line. udev writes blanks and slashes of a label as ``\\x20``/``\\x2f``.
+    """
+    found = {}
+    for kind, folder in (("partuuid", "by-partuuid"), ("partlabel", "by-partlabel")):
+        directory = os.path.join(dev_root, "disk", folder)
+        for link in _names(directory):
+            target = os.path.basename(os.path.realpath(os.path.join(directory, link)))
+            value = re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), link)
+            found.setdefault(target, {})[kind] = value.lower() if kind == "partuuid" else value
+    return found
+
+
 def read_md_arrays(sysfs_root, dev_root="/dev"):
     """md arrays from sysfs: level, members, state and ``/dev/md/*`` names; signatures and mounts not included."""
     links = md_links(dev_root)
@@ -254,6 +270,10 @@ class StorageStateCollector(object):
         """Return the planner's input; :attr:`warnings` has what nvme facts warned about."""
         self.warnings = []
         nvme = self._nvme()
+        links = partition_links(self.dev_root)
+        for ns in nvme["namespaces"]:
+            for part in ns.get("partitions") or []:
+                part.update(links.get(part["name"], {}))
         mountinfo = mounts_mod.parse_mountinfo(read_text_file(os.path.join(self.proc_root, "self", "mountinfo")) or "")
         arrays = read_md_arrays(self.sysfs_root, self.dev_root)
         for array in arrays:

@@ -132,3 +132,25 @@ def test_the_plan_stays_pure(state):
     before = copy.deepcopy(state)
     make(state, [SCRATCH], **WIPE_C)
     assert state == before
+
+
+def test_partuuid_and_partlabel_come_from_udevs_links_and_find_the_fstab_line(state, tmp_path):
+    from ansible_collections.baremetal.mlops.plugins.module_utils.disk.state import partition_links
+
+    dev = tmp_path / "dev"
+    (dev / "disk" / "by-partuuid").mkdir(parents=True)
+    (dev / "disk" / "by-partlabel").mkdir(parents=True)
+    (dev / "nvme2n1p1").touch()
+    (dev / "disk" / "by-partuuid" / "5C3B1A2E-01").symlink_to("../../nvme2n1p1")
+    (dev / "disk" / "by-partlabel" / "old\\x20data").symlink_to("../../nvme2n1p1")
+    links = partition_links(str(dev))
+    assert links == {"nvme2n1p1": {"partuuid": "5c3b1a2e-01", "partlabel": "old data"}}
+    for ns in state["namespaces"]:
+        if ns["serial"] == "NVS-C":
+            ns["signatures"] = [{"type": "gpt", "uuid": "5c3b1a2e", "offset": 512}]
+            ns["partitions"] = [dict({"name": "nvme2n1p1", "path": "/dev/nvme2n1p1", "number": 1, "signatures": []},
+                                     **links["nvme2n1p1"])]
+    state["fstab"] = ROOT + "PARTUUID=5C3B1A2E-01 /old ext4 defaults 0 2\nPARTLABEL=old\\040data /o2 ext4 defaults 0 2\n"
+    result = make(state, [SCRATCH], **WIPE_C)
+    assert [s["action"] for s in result["steps"]][:2] == ["fstab_remove", "fstab_remove"]
+    assert "PARTUUID=5C3B1A2E-01" not in result["fstab"] and "/o2" not in result["fstab"]

@@ -618,3 +618,9 @@ def test_a_mirror_behind_one_host_bridge_plans_with_a_warning(qemu):
     result = plan(qemu, [{"name": "m", "type": "raid", "raid_level": 1,
                           "disks": {"serials": ["BMLABNVME0005", "BMLABMPATH08"]}, "allow_mixed_sizes": True}])
     assert not any("PCIe root" in w for w in result["warnings"])
+
+
+def test_serial_slash_nsid_of_a_cloned_serial_is_ambiguous_too(qemu):
+    clone_drive(qemu, "BMLABNVME0005")
+    error = refused(qemu, [{"name": "d", "type": "filesystem", "disks": {"serials": ["BMLABNVME0005/1"]}}])
+    assert "BMLABNVME0005/1 names 2 different drives" in error.problems[0]
