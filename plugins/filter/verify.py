@@ -18,6 +18,7 @@ class FilterModule(object):
     def filters(self):
         return {
             "verify_error": checks.from_error,
+            "verify_without_fix": checks.without_fix,
             "verify_not_configured": checks.not_configured,
             "verify_not_configured_all": checks.not_configured_all,
             "verify_selected_layers": checks.selected_layers,
