@@ -28,7 +28,7 @@ description:
     C(/etc/systemd/system). fstab and mdadm.conf lines are removed by planned steps (V(fstab_remove),
     V(mdadm_conf_remove)) before the wipe, so that the next boot does not wait for a filesystem that is gone;
     crypttab lines, units and a volume group that also lives on other drives are refused, naming them.
-  - RAID1 and RAID10 members must be on different drives (NVMe subsystems): two namespaces of one drive are no
+  - RAID1 and RAID10 members must be on different drives (NVMe subsystems) - two namespaces of one drive are no
     mirror, and such a new array is refused (an existing one is warned about).
   - What the layout itself creates is not a conflict. A member of the volume's own array (a C(linux_raid_member)
     named C(<host>:<volume name>)), a PV of the volume's own volume group, or the volume's own filesystem (same type

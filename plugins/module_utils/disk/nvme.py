@@ -70,8 +70,8 @@ def duplicate_serials(controllers):
     drives = {}
     for ctrl in controllers:
         key = ctrl.get("subsystem") or ctrl["name"]
-        drive = drives.setdefault((ctrl.get("serial"), key), {"subsystem": ctrl.get("subsystem"), "controllers": [],
-                                                             "address": ctrl.get("address")})
+        drive = drives.setdefault((ctrl.get("serial"), key),
+                                  {"subsystem": ctrl.get("subsystem"), "controllers": [], "address": ctrl.get("address")})
         drive["controllers"].append(ctrl["name"])
     by_serial = {}
     for (serial, _key), drive in sorted(drives.items(), key=lambda item: (item[0][0] or "", item[0][1] or "")):

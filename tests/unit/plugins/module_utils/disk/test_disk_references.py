@@ -87,8 +87,8 @@ def test_mdadm_member_loses_its_array_line_and_the_initramfs_is_rebuilt(state):
 
 
 def test_a_volume_group_that_also_lives_elsewhere_is_refused(state):
-    state["lvm"] = {"pvs": [{"pv_name": "/dev/nvme2n1", "vg_name": "vgold"}, {"pv_name": "/dev/nvme3n1",
-                                                                             "vg_name": "vgold"}],
+    state["lvm"] = {"pvs": [{"pv_name": "/dev/nvme2n1", "vg_name": "vgold"},
+                            {"pv_name": "/dev/nvme3n1", "vg_name": "vgold"}],
                     "vgs": [{"vg_name": "vgold"}],
                     "lvs": [{"vg_name": "vgold", "lv_name": "lv-a", "lv_path": "/dev/vgold/lv-a",
                              "signatures": [{"type": "xfs", "uuid": "11111111-2222-3333-4444-555555555555"}]}]}
