@@ -30,9 +30,10 @@ def _layer_index(name):
 
 
 def _catalog_index(check):
-    """Position of the check in its layer's catalog (identity before readiness...); others after."""
+    """Position of the check in its layer's catalog (identity before readiness...); checks outside it (configured,
+    reachable, endpoint answers: what the catalog checks depend on) come first."""
     keys = [entry[0] for entry in CATALOG.get(check.get("layer"), ())]
-    return keys.index(check["key"]) if check.get("key") in keys else len(keys)
+    return keys.index(check["key"]) if check.get("key") in keys else -1
 
 
 def normalise(check):
