@@ -1010,6 +1010,11 @@ class _Planner(object):
                 self._plan_mount(target)
             summary = _summary(vol, [ns for ns, _kind in disks], info, targets)
             why = self.why.get(vol["name"]) or {}
+            first = next((s for s in self.steps if s["volume"] == vol["name"] and s["phase"] == "create"), None)
+            if why and first is not None:
+                # The plan says why model_pattern took these disks (RV(plan) is what the operator reads).
+                first["detail"] += "; chosen by model_pattern: %s" % "; ".join(
+                    "%s - %s" % (disk_name(ns), why.get(ns["path"])) for ns, _kind in disks)
             for disk, (ns, kind) in zip(summary["disks"], disks):
                 disk["drive"] = drive_of(ns)
                 disk["why"] = why.get(ns["path"]) or ("named by serial" if kind != "ours" else

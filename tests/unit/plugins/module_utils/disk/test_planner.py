@@ -532,6 +532,10 @@ def test_model_pattern_mirrors_across_drives_and_says_why(qemu):
     assert sorted(d["path"] for d in disks) == ["/dev/nvme6n1", "/dev/nvme7n1"], disks
     assert all("which no other member is on" in d["why"] for d in disks), disks
     assert {d["drive"] for d in disks} == {"nvme-subsys6", "nvme-subsys7"}
+    # ... and the plan itself says so, in the step that creates the array.
+    create = next(s for s in result["steps"] if s["action"] == "mdadm_create")
+    assert "chosen by model_pattern: " in create["detail"], create["detail"]
+    assert "/dev/nvme6n1 (serial BMLABMULTINS7) - free, 268435456 bytes, on drive nvme-subsys6" in create["detail"]
 
 
 def test_model_pattern_too_few_distinct_drives_for_a_mirror_says_so(qemu):
