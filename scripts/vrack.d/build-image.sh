@@ -33,6 +33,7 @@ packages=(
   systemd-sysv udev kmod dbus libnss-myhostname openssh-server
   python3 python3-apt sudo nvme-cli mdadm xfsprogs lvm2 parted e2fsprogs
   iproute2 iputils-ping netbase initramfs-tools zstd procps
+  iptables nftables conntrack ethtool socat
   "$kernel_pkg"
 )
 

@@ -10,24 +10,33 @@
 Spec (JSON): {"rack": "name", "nodes": [{"name": "n1", "ssh_port": 2301,
   "lan_ip": "192.0.2.21", "nvme_count": 4, "nvme_size": "2G",
   "nvme_serials": [...optional...], "memory": 1024, "cpus": 2}], "lan_cidr": "192.0.2.0/24"}
+
+Two node kinds, in one rack if you like: "kind": "vm" (the default; a qemu
+TCG VM with emulated NVMe drives, reached on 127.0.0.1:ssh_port) and "kind":
+"container" (a runc system container, systemd as PID 1, native speed, on a
+bridge of this host, reached on lan_ip:22; no NVMe drives, no ssh_port; an
+optional "memory" is a cgroup limit in MiB). See container_nodes.py. In a
+mixed rack the VMs' LAN switch is plugged into the containers' bridge.
 Instead of nvme_count/nvme_serials a node may list its drives one by one,
 to build what outside testers found on real racks: "nvme_drives": [{"serial":
 "S1", "size": "1G", "namespaces": 2, "block_size": 4096, "own_subsystem":
 true}] - several namespaces on one controller, 4K logical blocks, and a
 serial that another drive also reports (allowed only for a drive with
 own_subsystem, as a cloned drive or buggy firmware has it).
-From an inventory, every host with `vrack_ssh_port` is a node; its
+From an inventory, every host with `vrack_ssh_port` or `vrack_node_kind` is a node; its
 `vrack_lan_ip`, `vrack_nvme_count`, `vrack_nvme_size` (and optional
-`vrack_memory`, `vrack_cpus`, `vrack_nvme_serials`, `vrack_nvme_drives`) fill the rest; the rack
+`vrack_memory`, `vrack_cpus`, `vrack_nvme_serials`, `vrack_nvme_drives`, `vrack_node_kind`) fill the rest; the rack
 name is `vrack_rack` or the inventory directory's name.
 
 State of a rack lives in .vrack/<rack>/ (key, overlays, consoles, pidfiles,
-inventory.yml); images in .cache/vrack/images/<hash>/. Only the standard
-library is used, so any Python 3.9+ runs it.
+runc state, inventory.yml); images in $MLOPS_CACHE_DIR/vrack/images/<hash>/
+(default ~/.cache/baremetal-mlops, outside the clone, keyed by the pins and
+the build script). Only the standard library is used, so any Python 3.9+
+runs it.
 
 Environment: VRACK_MIRROR (Debian mirror, default vm_image.debian_mirror of
 versions.yml), VRACK_BOOT_TIMEOUT (seconds, default 240), VRACK_STATE_DIR and
-VRACK_CACHE_DIR (default .vrack and .cache/vrack of the checkout).
+VRACK_CACHE_DIR (default .vrack of the checkout and the cache above).
 """
 from __future__ import annotations
 
@@ -47,10 +56,22 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import container_nodes  # noqa: E402  (scripts/vrack.d/container_nodes.py)
+
 REPO = Path(__file__).resolve().parent.parent.parent
 BUILD_SCRIPT = REPO / "scripts" / "vrack.d" / "build-image.sh"
 VERSIONS_FILE = REPO / "versions.yml"
-CACHE_DIR = Path(os.environ.get("VRACK_CACHE_DIR", REPO / ".cache" / "vrack"))
+
+
+def _default_cache() -> Path:
+    if os.environ.get("MLOPS_CACHE_DIR"):
+        return Path(os.environ["MLOPS_CACHE_DIR"]) / "vrack"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "baremetal-mlops" / "vrack"
+
+
+CACHE_DIR = Path(os.environ.get("VRACK_CACHE_DIR") or _default_cache())
 STATE_DIR = Path(os.environ.get("VRACK_STATE_DIR", REPO / ".vrack"))
 IMAGE_KEYS = ("debian_suite", "debian_mirror", "kernel_package", "kernel_series")
 # The mirror is where packages come from, not what the image is: it does not
@@ -66,6 +87,7 @@ NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 RACK_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 SIZE_RE = re.compile(r"^[1-9][0-9]*[KMGT]?$")
 SERIAL_RE = re.compile(r"^[A-Za-z0-9._-]{1,20}$")
+NODE_KINDS = ("vm", "container")
 
 
 class VrackError(Exception):
@@ -161,20 +183,32 @@ def normalize_spec(data: dict, rack: str | None = None) -> dict:
         seen[kind][value] = who
 
     for i, raw in enumerate(data["nodes"]):
+        if not isinstance(raw, dict):
+            errors.append(f"node #{i}: must be a mapping")
+            continue
         name = str(raw.get("name", ""))
         who = f"node {name or '#' + str(i)}"
         if not NAME_RE.match(name):
             errors.append(f"{who}: name must be a lower-case DNS label (a-z, 0-9, -)")
         unique("name", name, who)
-        try:
-            port = int(raw.get("ssh_port"))
-            if not 1024 <= port <= 65535:
-                raise ValueError
-        except (TypeError, ValueError):
-            errors.append(f"{who}: ssh_port {raw.get('ssh_port')!r} must be an integer 1024-65535")
-            port = None
+        kind = str(raw.get("kind", data.get("kind", "vm")))
+        if kind not in NODE_KINDS:
+            errors.append(f"{who}: kind {kind!r} must be one of {', '.join(NODE_KINDS)}")
+        port = None
+        if kind == "container":
+            if raw.get("nvme_count") or raw.get("nvme_drives") or raw.get("nvme_serials"):
+                errors.append(f"{who}: a container node has no NVMe drives (give it kind vm for NVMe)")
+            raw = {k: v for k, v in raw.items() if k not in ("nvme_count", "nvme_drives", "nvme_serials")}
         else:
-            unique("ssh_port", port, who)
+            try:
+                port = int(raw.get("ssh_port"))
+                if not 1024 <= port <= 65535:
+                    raise ValueError
+            except (TypeError, ValueError):
+                errors.append(f"{who}: ssh_port {raw.get('ssh_port')!r} must be an integer 1024-65535")
+                port = None
+            else:
+                unique("ssh_port", port, who)
         lan_ip = raw.get("lan_ip")
         try:
             addr = ipaddress.IPv4Address(str(lan_ip))
@@ -205,13 +239,18 @@ def normalize_spec(data: dict, rack: str | None = None) -> dict:
             if d["own_subsystem"] and d["serial"] in seen["serial"]:
                 continue  # a clone: its own subsystem keeps the kernel from merging it with the first
             unique("serial", d["serial"], who)
-        memory, cpus = int(raw.get("memory", 1024)), int(raw.get("cpus", 2))
-        if memory < 512:
+        memory, cpus = int(raw.get("memory", 1024 if kind == "vm" else 0)), int(raw.get("cpus", 2))
+        if kind == "vm" and memory < 512:
             errors.append(f"{who}: memory {memory} MiB is too small (at least 512)")
-        nodes.append({"name": name, "ssh_port": port, "lan_ip": lan_ip,
+        if kind == "container" and memory and memory < 256:
+            errors.append(f"{who}: memory limit {memory} MiB is too small for systemd and sshd (at least 256)")
+        if lan_ip and lan_ip == str(cidr.network_address + 1) and kind == "container":
+            errors.append(f"{who}: lan_ip {lan_ip} is the rack gateway (the bridge's address on this host)")
+        nodes.append({"name": name, "kind": kind, "ssh_port": port, "lan_ip": lan_ip,
                       "nvme_count": count, "nvme_size": size,
                       "nvme_serials": [str(s) for s in serials], "nvme_drives": drives,
-                      "memory": memory, "cpus": cpus})
+                      "memory": memory, "cpus": cpus,
+                      **({"memory_limit": memory} if kind == "container" and memory else {})})
     if errors:
         raise VrackError("invalid rack spec:\n  - " + "\n  - ".join(errors))
     return {"rack": str(rack), "lan_cidr": str(cidr), "nodes": nodes}
@@ -283,11 +322,11 @@ def spec_from_inventory(inventory: dict, inventory_path: str, rack: str | None =
     nodes, racks, skipped = [], set(), []
     for host in sorted(hostvars):
         hv = hostvars[host]
-        if "vrack_ssh_port" not in hv:
+        if "vrack_ssh_port" not in hv and "vrack_node_kind" not in hv:
             skipped.append(host)
             continue
         racks.add(hv.get("vrack_rack"))
-        node = {"name": host, "ssh_port": hv["vrack_ssh_port"],
+        node = {"name": host, "kind": hv.get("vrack_node_kind", "vm"), "ssh_port": hv.get("vrack_ssh_port"),
                 "lan_ip": hv.get("vrack_lan_ip"),
                 "nvme_count": hv.get("vrack_nvme_count", 0),
                 "nvme_size": hv.get("vrack_nvme_size", "2G")}
@@ -296,10 +335,10 @@ def spec_from_inventory(inventory: dict, inventory_path: str, rack: str | None =
                 node[key] = hv[f"vrack_{key}"]
         nodes.append(node)
     if not nodes:
-        raise VrackError(f"inventory {inventory_path}: no host sets vrack_ssh_port, "
+        raise VrackError(f"inventory {inventory_path}: no host sets vrack_ssh_port or vrack_node_kind, "
                          "so it describes no virtual rack")
     if skipped:
-        log(f"inventory {inventory_path}: hosts without vrack_ssh_port are not VMs: "
+        log(f"inventory {inventory_path}: hosts without vrack_ssh_port or vrack_node_kind are not rack nodes: "
             + ", ".join(skipped))
     racks.discard(None)
     if len(racks) > 1:
@@ -308,7 +347,8 @@ def spec_from_inventory(inventory: dict, inventory_path: str, rack: str | None =
     if not name:
         p = Path(inventory_path)
         name = (p if p.is_dir() else p.parent).resolve().name
-    cidrs = {hv.get("vrack_lan_cidr") for hv in hostvars.values() if "vrack_ssh_port" in hv}
+    cidrs = {hv.get("vrack_lan_cidr") for hv in hostvars.values()
+             if "vrack_ssh_port" in hv or "vrack_node_kind" in hv}
     cidrs.discard(None)
     spec = {"rack": name, "nodes": nodes}
     if cidrs:
@@ -366,8 +406,17 @@ def render_inventory(spec: dict, key_path: Path) -> str:
         "  hosts:",
     ]
     for n in spec["nodes"]:
+        if n.get("kind") == "container":
+            lines += [f"    {n['name']}:",
+                      f"      ansible_host: {n['lan_ip']}",
+                      "      ansible_port: 22",
+                      "      vrack_node_kind: container",
+                      f"      vrack_lan_ip: {n['lan_ip']}",
+                      "      vrack_nvme_serials: []"]
+            continue
         lines += [f"    {n['name']}:",
                   f"      ansible_port: {n['ssh_port']}",
+                  "      vrack_node_kind: vm",
                   f"      vrack_lan_ip: {n['lan_ip']}",
                   f"      vrack_nvme_serials: {json.dumps(n['nvme_serials'])}"]
     return "\n".join(lines) + "\n"
@@ -465,9 +514,9 @@ def port_in_use(port: int) -> bool:
     return False
 
 
-def ssh_banner(port: int, timeout: float = 5.0) -> bool:
+def ssh_banner(port: int, timeout: float = 5.0, host: str = "127.0.0.1") -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        with socket.create_connection((host, port), timeout=timeout) as s:
             s.settimeout(timeout)
             return s.recv(64).startswith(b"SSH-")
     except OSError:
@@ -568,6 +617,15 @@ class Rack:
         self.vde_pid = self.dir / "vde.pid"
         self.state_file = self.dir / "rack.json"
         self.inventory = self.dir / "inventory.yml"
+        self.containers = container_nodes.ContainerNodes(name, self.dir, log)
+
+    @staticmethod
+    def vms(spec: dict) -> list:
+        return [n for n in spec.get("nodes", []) if n.get("kind", "vm") == "vm"]
+
+    @staticmethod
+    def container_list(spec: dict) -> list:
+        return [n for n in spec.get("nodes", []) if n.get("kind") == "container"]
 
     def node_paths(self, node: dict) -> dict:
         d = self.dir / "nodes" / node["name"]
@@ -585,10 +643,14 @@ class Rack:
         """label -> pid of every live process of this rack (qemu per node, vde_switch)."""
         spec = spec or self.state() or {"nodes": []}
         found = {}
-        for node in spec.get("nodes", []):
+        for node in self.vms(spec):
             pid = read_pid(self.node_paths(node)["pid"], self.dir)
             if pid:
                 found[node["name"]] = pid
+        for node in self.container_list(spec):
+            st = self.containers.state(node["name"])
+            if st and st.get("status") == "running" and st.get("pid"):
+                found[node["name"]] = int(st["pid"])
         for pidfile in sorted((self.dir / "nodes").glob("*/qemu.pid")):
             label = pidfile.parent.name
             if label not in found:
@@ -606,12 +668,23 @@ class Rack:
             if self._already_up(spec):
                 return
             self._cleanup_files()
-            image = ensure_image()
-            for tool, pkg in (("qemu-system-x86_64", "qemu-system-x86"), ("qemu-img", "qemu-utils"),
-                              ("vde_switch", "vde2"), ("ssh-keygen", "openssh-client"),
-                              ("taskset", "util-linux")):
+            vms, cts = self.vms(spec), self.container_list(spec)
+            tools = [("ssh-keygen", "openssh-client")]
+            if vms:
+                tools += [("qemu-system-x86_64", "qemu-system-x86"), ("qemu-img", "qemu-utils"),
+                          ("vde_switch", "vde2"), ("taskset", "util-linux")]
+            if cts:
+                if os.geteuid() != 0:
+                    raise VrackError("container nodes need root (runc, mounts, network namespaces)")
+                tools += [("runc", "runc"), ("ip", "iproute2")]
+                try:
+                    self.containers.check_host(spec)
+                except container_nodes.NodeError as exc:
+                    raise VrackError(str(exc)) from exc
+            for tool, pkg in tools:
                 need(tool, pkg)
-            busy = [f"{n['name']} (port {n['ssh_port']})" for n in spec["nodes"] if port_in_use(n["ssh_port"])]
+            image = ensure_image()
+            busy = [f"{n['name']} (port {n['ssh_port']})" for n in vms if port_in_use(n["ssh_port"])]
             if busy:
                 raise VrackError("SSH port already in use on 127.0.0.1 for " + ", ".join(busy)
                                  + ": stop what holds it (scripts/vrack status) or pick other ports")
@@ -620,8 +693,13 @@ class Rack:
             state = dict(spec, image=str(image["dir"]), started_at=time.time())
             self.state_file.write_text(json.dumps(state, indent=2) + "\n")
             try:
-                self._start_switch()
-                self._start_nodes(spec, image, pubkey)
+                if cts:
+                    self.containers.start_bridge(spec)
+                    self.containers.mount_lower(image["raw"])
+                if vms:
+                    self._start_switch(tap=bool(cts))
+                    self._start_nodes(spec, image, pubkey)
+                self._start_containers(spec, pubkey)
                 self._wait_ready(spec, timeout, start)
             except BaseException:
                 log(f"rack {self.name}: start failed; stopping what was started "
@@ -630,8 +708,8 @@ class Rack:
                     self._stop(quiet=True)
                 raise
             self.inventory.write_text(render_inventory(spec, self.key))
-            log(f"rack {self.name}: {len(spec['nodes'])} VM(s) up in {time.monotonic() - start:.0f} s; "
-                f"inventory {self.inventory}")
+            log(f"rack {self.name}: {len(vms)} VM(s) and {len(cts)} container node(s) up in "
+                f"{time.monotonic() - start:.0f} s; inventory {self.inventory}")
 
     def _already_up(self, spec: dict) -> bool:
         live = self.pids()
@@ -646,7 +724,7 @@ class Rack:
             raise VrackError(f"rack {self.name} is running with a different spec: "
                              f"run `scripts/vrack down {self.name}` first")
         dead = [n["name"] for n in spec["nodes"] if n["name"] not in live]
-        if "vde_switch" not in live:
+        if self.vms(spec) and "vde_switch" not in live:
             dead.append("vde_switch")
         if dead:
             for name in dead:
@@ -654,13 +732,13 @@ class Rack:
                     log(f"console of {name}:\n" + console_tail(self.node_paths({"name": name})["console"]))
             raise VrackError(f"rack {self.name} is partly down ({', '.join(dead)} not running): "
                              f"run `scripts/vrack down {self.name}` and `up` again")
-        silent = [n["name"] for n in spec["nodes"] if not ssh_banner(n["ssh_port"])]
+        silent = [n["name"] for n in spec["nodes"] if not self._banner(n)]
         if silent:
             raise VrackError(f"rack {self.name}: sshd does not answer on {', '.join(silent)}: "
                              f"run `scripts/vrack down {self.name}` and `up` again")
         if not self.inventory.exists():
             self.inventory.write_text(render_inventory(spec, self.key))
-        log(f"rack {self.name} is already up ({len(spec['nodes'])} VMs); inventory {self.inventory}")
+        log(f"rack {self.name} is already up ({len(spec['nodes'])} nodes); inventory {self.inventory}")
         return True
 
     def _ensure_key(self) -> str:
@@ -673,18 +751,44 @@ class Rack:
             raise VrackError(f"{self.key} is not an ed25519 key: remove it and run up again")
         return blob
 
-    def _start_switch(self) -> None:
-        subprocess.run(["vde_switch", "-s", str(self.vde), "-d", "-p", str(self.vde_pid)],
-                       check=True, stdin=subprocess.DEVNULL)
+    def _banner(self, node: dict, timeout: float = 5.0) -> bool:
+        if node.get("kind") == "container":
+            return ssh_banner(22, timeout, host=node["lan_ip"])
+        return ssh_banner(node["ssh_port"], timeout)
+
+    def _start_switch(self, tap: bool = False) -> None:
+        argv = ["vde_switch", "-s", str(self.vde), "-d", "-p", str(self.vde_pid)]
+        tap_name = "vrt" + container_nodes.short_hash("tap", self.name)
+        if tap:
+            # A mixed rack: the VMs' switch is plugged into the containers' bridge.
+            argv += ["-t", tap_name]
+        subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while not (self.vde / "ctl").exists() or not read_pid(self.vde_pid, self.dir):
             if time.monotonic() > deadline:
                 raise VrackError(f"rack {self.name}: vde_switch did not start (socket {self.vde})")
             time.sleep(0.05)
+        if tap:
+            try:
+                self.containers.attach_tap(tap_name)
+            except container_nodes.NodeError as exc:
+                raise VrackError(str(exc)) from exc
+
+    def _start_containers(self, spec: dict, pubkey: str) -> None:
+        cts = self.container_list(spec)
+        if not cts:
+            return
+        caps = container_nodes.host_capabilities()
+        for node in cts:
+            try:
+                self.containers.start(spec, node, f"ssh-ed25519 {pubkey} vrack", caps, lan_mac(node["lan_ip"]))
+            except container_nodes.NodeError as exc:
+                raise VrackError(f"container node {node['name']} of rack {self.name}: {exc}") from exc
+            log(f"{node['name']}: container started (ssh {node['lan_ip']}:22)")
 
     def _start_nodes(self, spec: dict, image: dict, pubkey: str) -> None:
         ncpu = os.cpu_count() or 1
-        for node in spec["nodes"]:
+        for node in self.vms(spec):
             p = self.node_paths(node)
             p["dir"].mkdir(parents=True, exist_ok=True)
             p["console"].unlink(missing_ok=True)
@@ -710,6 +814,24 @@ class Rack:
         deadline = start + timeout
         while waiting:
             for name, node in list(waiting.items()):
+                if node.get("kind") == "container":
+                    st = self.containers.state(name)
+                    if st and st.get("status") == "running" and self._banner(node, 1.0):
+                        log(f"{name}: sshd answers after {time.monotonic() - start:.1f} s")
+                        del waiting[name]
+                        continue
+                    problem = None
+                    if not st or st.get("status") != "running":
+                        problem = f"its container is {st.get('status') if st else 'gone'}"
+                    elif time.monotonic() > deadline:
+                        problem = f"sshd does not answer on {node['lan_ip']}:22 after {timeout} s"
+                    if problem:
+                        console = self.dir / "nodes" / name / "console.log"
+                        raise VrackError(
+                            f"container node {name} of rack {self.name} did not come up: {problem}.\n"
+                            f"Console tail ({console}):\n{console_tail(console)}\n"
+                            f"Fix: read the console above; `scripts/vrack ssh {self.name} {name}` if it is up.")
+                    continue
                 p = self.node_paths(node)
                 try:
                     text = p["console"].read_text(errors="replace")
@@ -733,7 +855,7 @@ class Rack:
                         f"Fix: read the console above; rebuild the image with `scripts/vrack image "
                         f"--force` if the guest is broken, or raise --timeout on a busy machine.")
             time.sleep(0.5)
-        silent = [n["name"] for n in spec["nodes"] if not ssh_banner(n["ssh_port"], 10)]
+        silent = [n["name"] for n in spec["nodes"] if not self._banner(n, 10)]
         if silent:
             raise VrackError(f"rack {self.name}: marker seen but no SSH banner from {', '.join(silent)}")
 
@@ -748,17 +870,26 @@ class Rack:
             self._stop(quiet)
 
     def _stop(self, quiet: bool = False) -> None:
-        live = self.pids()
+        spec = self.state() or {"nodes": []}
+        live = self.pids(spec)
+        ct_names = {n["name"] for n in self.container_list(spec)}
+        ct_names |= {p.name for p in (self.dir / "nodes").glob("*") if (p / "config.json").exists()}
         if live:
             if not quiet:
                 log(f"rack {self.name}: stopping " + ", ".join(f"{k} (pid {p})" for k, p in live.items()))
             # VMs first, the switch they are plugged into last.
             vde = {k: v for k, v in live.items() if k == "vde_switch"}
-            stop_pids({k: v for k, v in live.items() if k != "vde_switch"})
+            stop_pids({k: v for k, v in live.items() if k != "vde_switch" and k not in ct_names})
             stop_pids(vde)
         elif not quiet:
             log(f"rack {self.name}: nothing running")
+        # Containers by id in this rack's runc root, then their mounts,
+        # namespaces, veths, cgroups and the bridge.
+        self.containers.stop_all(sorted(ct_names))
+        left = self.containers.leftovers(sorted(ct_names))
         self._cleanup_files()
+        if left:
+            raise VrackError(f"rack {self.name}: stopped, but these remain on the host: {', '.join(left)}")
 
     def _cleanup_files(self) -> None:
         """Remove overlays, drives, pidfiles and the switch socket; keep key and consoles."""
@@ -772,7 +903,7 @@ class Rack:
     def status(self) -> dict:
         state = self.state() or {"nodes": []}
         live = self.pids(state)
-        nodes = [{"name": n["name"], "ssh_port": n["ssh_port"], "lan_ip": n["lan_ip"],
+        nodes = [{"name": n["name"], "kind": n.get("kind", "vm"), "ssh_port": n["ssh_port"], "lan_ip": n["lan_ip"],
                   "nvme": n["nvme_count"], "pid": live.get(n["name"]),
                   "state": "running" if n["name"] in live else "stopped"} for n in state["nodes"]]
         return {"rack": self.name, "vde_switch": live.get("vde_switch"), "nodes": nodes,
@@ -856,10 +987,11 @@ def cmd_status(args) -> int:
     for r in report:
         if not r["nodes"] and not r["vde_switch"]:
             continue
-        print(f"rack {r['rack']}: vde_switch {'pid ' + str(r['vde_switch']) if r['vde_switch'] else 'stopped'}")
+        print(f"rack {r['rack']}: vde_switch {'pid ' + str(r['vde_switch']) if r['vde_switch'] else 'not running'}")
         for n in r["nodes"]:
             pid = f"pid {n['pid']}" if n["pid"] else ""
-            print(f"  {n['name']:<20} {n['state']:<8} ssh 127.0.0.1:{n['ssh_port']:<6} "
+            where = (f"{n['lan_ip']}:22" if n["kind"] == "container" else f"127.0.0.1:{n['ssh_port']}")
+            print(f"  {n['name']:<20} {n['kind']:<9} {n['state']:<8} ssh {where:<21} "
                   f"lan {n['lan_ip']:<15} nvme {n['nvme']}  {pid}")
     return 0
 
@@ -870,8 +1002,9 @@ def cmd_ssh(args) -> int:
     node = next((n for n in (state or {}).get("nodes", []) if n["name"] == args.node), None)
     if node is None:
         raise VrackError(f"rack {args.rack} has no running node {args.node} (scripts/vrack status)")
-    argv = ["ssh", "-i", str(rack.key), "-p", str(node["ssh_port"]), "-o", "StrictHostKeyChecking=no",
-            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "root@127.0.0.1", *args.command]
+    host, port = ((node["lan_ip"], 22) if node.get("kind") == "container" else ("127.0.0.1", node["ssh_port"]))
+    argv = ["ssh", "-i", str(rack.key), "-p", str(port), "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", f"root@{host}", *args.command]
     os.execvp("ssh", argv)
     return 1
 

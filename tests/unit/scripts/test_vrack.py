@@ -207,3 +207,86 @@ def test_nvme_drives_bad_input_is_refused_with_every_problem(drives, problem):
     with pytest.raises(vrack.VrackError) as excinfo:
         vrack.normalize_spec({"rack": "r1", "nodes": [node(nvme_count=0, nvme_drives=drives)]})
     assert problem in str(excinfo.value)
+
+
+# ---- container nodes (issue 8) ----------------------------------------------
+container_nodes = vrack.container_nodes
+
+
+def ct(**kw):
+    base = {"name": "c1", "kind": "container", "lan_ip": "198.51.100.11"}
+    base.update(kw)
+    return base
+
+
+def test_container_nodes_need_no_ssh_port_and_mix_with_vms():
+    spec = vrack.normalize_spec({"rack": "mix", "lan_cidr": "198.51.100.0/24",
+                                 "nodes": [ct(), ct(name="c2", lan_ip="198.51.100.12"),
+                                           node(lan_ip="198.51.100.13")]})
+    kinds = {n["name"]: n["kind"] for n in spec["nodes"]}
+    assert kinds == {"c1": "container", "c2": "container", "n1": "vm"}
+    c1 = spec["nodes"][0]
+    assert c1["ssh_port"] is None and c1["nvme_drives"] == [] and "memory_limit" not in c1
+
+
+def test_container_spec_errors_name_each_node_and_all_come_at_once():
+    with pytest.raises(vrack.VrackError) as exc:
+        vrack.normalize_spec({"rack": "bad", "lan_cidr": "198.51.100.0/24", "nodes": [
+            ct(), ct(lan_ip="198.51.100.12"),                      # duplicate name
+            ct(name="c3", lan_ip="198.51.100.11"),                 # duplicate address
+            ct(name="c4", lan_ip="198.51.100.1"),                  # the gateway
+            ct(name="c5", lan_ip="198.51.100.15", nvme_count=2),   # drives on a container
+            ct(name="c6", lan_ip="198.51.100.16", kind="lxc"),     # unknown kind
+            ct(name="c7", lan_ip="198.51.100.17", memory=64),      # limit too small
+        ]})
+    text = str(exc.value)
+    assert "node c1: name c1 is also used by node c1" in text
+    assert "node c3: lan_ip 198.51.100.11 is also used by node c1" in text
+    assert "node c4: lan_ip 198.51.100.1 is the rack gateway" in text
+    assert "node c5: a container node has no NVMe drives" in text
+    assert "node c6: kind 'lxc' must be one of vm, container" in text
+    assert "node c7: memory limit 64 MiB is too small" in text
+
+
+def test_inventory_hosts_with_a_node_kind_are_container_nodes():
+    inv = {"_meta": {"hostvars": {
+        "cp1": {"vrack_node_kind": "container", "vrack_lan_ip": "198.51.100.11", "vrack_rack": "lab",
+                "vrack_lan_cidr": "198.51.100.0/24"},
+        "w1": {"vrack_ssh_port": 2222, "vrack_lan_ip": "198.51.100.12", "vrack_rack": "lab",
+               "vrack_lan_cidr": "198.51.100.0/24"},
+        "real": {"ansible_host": "10.1.1.1"},
+    }}}
+    spec = vrack.normalize_spec(vrack.spec_from_inventory(inv, "inventories/lab"))
+    assert [(n["name"], n["kind"]) for n in spec["nodes"]] == [("cp1", "container"), ("w1", "vm")]
+    text = vrack.render_inventory(spec, Path("/k"))
+    assert "    cp1:\n      ansible_host: 198.51.100.11\n      ansible_port: 22\n      vrack_node_kind: container" in text
+    assert "    w1:\n      ansible_port: 2222\n      vrack_node_kind: vm" in text
+
+
+def test_container_names_are_short_unique_and_stable():
+    a = container_nodes.host_veth("lab", "cp1")
+    assert a == container_nodes.host_veth("lab", "cp1") != container_nodes.host_veth("lab", "cp2")
+    assert len(a) <= 15 and len(container_nodes.bridge_name("a-very-long-rack-name-indeed")) <= 15
+    assert container_nodes.product_uuid("lab", "cp1") != container_nodes.product_uuid("lab", "cp2")
+    assert container_nodes.netns_name("lab", "cp1") != container_nodes.netns_name("lab2", "cp1")
+
+
+def test_capabilities_come_from_the_bounding_set():
+    # This sandbox's bounding set: every capability but CAP_SYS_RESOURCE (bit 24).
+    caps = container_nodes.host_capabilities("Name:\tx\nCapBnd:\t000001fffeffffff\n")
+    assert "CAP_SYS_ADMIN" in caps and "CAP_SYS_RESOURCE" not in caps
+    assert caps[-1] == "CAP_CHECKPOINT_RESTORE"
+
+
+def test_container_config_is_a_system_container():
+    cfg = container_nodes.oci_config("lab", {"name": "cp1", "memory_limit": 512}, Path("/s/var"),
+                                     "/run/netns/x", ["CAP_SYS_ADMIN"])
+    assert cfg["process"]["args"] == [container_nodes.ENTRYPOINT] and "container=runc" in cfg["process"]["env"]
+    ns = {n["type"]: n.get("path") for n in cfg["linux"]["namespaces"]}
+    assert ns == {"pid": None, "network": "/run/netns/x", "ipc": None, "uts": None, "mount": None, "cgroup": None}
+    mounts = {m["destination"]: m for m in cfg["mounts"]}
+    assert mounts["/var"]["source"] == "/s/var" and mounts["/run"]["type"] == "tmpfs"
+    assert "ro" not in mounts["/sys/fs/cgroup"]["options"]
+    assert cfg["linux"]["devices"][0]["path"] == "/dev/kmsg"
+    assert cfg["linux"]["resources"]["memory"]["limit"] == 512 * 2**20
+    assert cfg["linux"]["cgroupsPath"].endswith("/cp1")

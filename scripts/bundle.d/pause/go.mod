@@ -1,0 +1,3 @@
+module baremetal.mlops/bundle/pause
+
+go 1.25.0

@@ -1,0 +1,145 @@
+"""The container rack (issue 8): runc system containers as nodes, for real.
+
+Boots racks of container nodes with scripts/vrack on bridges of this host
+(TEST-NET-3 addresses, nothing routed off the machine), reaches them with
+Ansible, installs containerd from the offline bundle with the
+container_runtime role and runs a pod sandbox from the bundled pause image
+with crictl, then stops the rack and looks for anything left behind.
+Needs root (runc, mounts, network namespaces), as CI runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+from bundle_helpers import VRACK, ContainerRack, built_bundle, run
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="container nodes need root")
+
+CIDR = "203.0.113.0/24"
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return built_bundle()
+
+
+@pytest.fixture(scope="module")
+def rack(tmp_path_factory):
+    r = ContainerRack(tmp_path_factory.mktemp("rack"), "pytest-ct2", CIDR,
+                      [("ct-a", "203.0.113.11"), ("ct-b", "203.0.113.12")])
+    r.up()
+    print(f"2 container nodes up in {r.boot_seconds:.1f} s")
+    yield r
+    r.down()
+    assert r.leftovers() == []
+
+
+def test_two_container_nodes_boot_and_ansible_reaches_both(rack):
+    res = rack.ansible_adhoc("all", "-m", "ansible.builtin.setup", "-a", "gather_subset=!all,!min,virtual")
+    for node in ("ct-a", "ct-b"):
+        assert re.search(rf"^{node} \| SUCCESS", res.stdout, re.M), res.stdout
+    assert "ansible_virtualization_role: guest" in res.stdout
+    assert rack.boot_seconds < 120  # generous: the benchmark prints the real figure
+
+
+def test_each_node_is_a_system_container_with_its_own_identity(rack):
+    seen = {}
+    for node in ("ct-a", "ct-b"):
+        out = rack.ssh(node, "systemctl is-system-running; cat /etc/machine-id /etc/vrack/product_uuid; "
+                             "hostname; findmnt -n -o FSTYPE /var; findmnt -n -o FSTYPE /; stat -c %t:%T /dev/kmsg; "
+                             "cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/bridge/bridge-nf-call-iptables; "
+                             "findmnt -n -o TARGET /sys/fs/cgroup/memory/kubelet; cat /run/systemd/container",
+                       check=False).stdout.split()
+        state, machine_id, product, hostname, var_fs, root_fs, kmsg, fwd, brnf, kubelet_cg, ctype = out
+        assert state in ("running", "degraded"), out
+        assert hostname == node and var_fs != "overlay" and root_fs == "overlay"
+        assert kmsg == "1:b"  # char 1:11
+        assert (fwd, brnf) == ("1", "1")
+        assert kubelet_cg == "/sys/fs/cgroup/memory/kubelet"
+        assert ctype == "runc"
+        seen[node] = (machine_id, product)
+    assert seen["ct-a"][0] != seen["ct-b"][0] and seen["ct-a"][1] != seen["ct-b"][1]
+
+
+def test_nodes_reach_each_other_and_nothing_beyond_this_machine(rack):
+    assert rack.ssh("ct-a", "ping -c1 -W2 ct-b", check=False).returncode == 0
+    # The host does not forward: an address off the rack is unreachable.
+    assert rack.ssh("ct-a", "ping -c1 -W2 192.0.2.200", check=False).returncode != 0
+    assert open("/proc/sys/net/ipv4/ip_forward").read().strip() == "0"
+
+
+def test_a_corrupted_bundle_is_refused_before_a_node_changes(rack, bundle, tmp_path):
+    from test_bundle import linked_copy
+
+    copy = linked_copy(bundle, tmp_path / "bad", corrupt="bin/runc")
+    res = rack.ansible("tests/integration/targets/container_runtime/playbook.yml",
+                       "-e", f"container_runtime_bundle_dir={copy}", check=False)
+    assert res.returncode != 0
+    assert "bin/runc: sha256" in res.stdout and "does not match the manifest's" in res.stdout
+    for node in ("ct-a", "ct-b"):
+        assert rack.ssh(node, "test -e /usr/local/bin/runc || test -e /etc/containerd", check=False).returncode != 0
+
+
+def test_containerd_from_the_bundle_runs_a_pod_sandbox_from_the_bundled_pause(rack, bundle):
+    play = "tests/integration/targets/container_runtime/playbook.yml"
+    first = rack.ansible(play, "-e", f"container_runtime_bundle_dir={bundle}", "--limit", "ct-a", timeout=900)
+    assert re.search(r"ct-a\s+: ok=\d+\s+changed=[1-9]", first.stdout), first.stdout[-2000:]
+    # Every image is in containerd under the name kubeadm lists, with the bundle's digest.
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    images = rack.ssh("ct-a", "ctr -n k8s.io images list").stdout
+    for image in manifest["images"]:
+        line = next((ln for ln in images.splitlines() if ln.startswith(image["name"] + " ")), "")
+        assert image["manifest_digest"] in line, (image["name"], images)
+        assert "io.cri-containerd.pinned=pinned" in line
+    # A pod sandbox on the CNI bridge (the plugins from the bundle).
+    cni = {"cniVersion": "1.0.0", "name": "pytest", "plugins": [
+        {"type": "bridge", "bridge": "cni0", "isGateway": True, "ipMasq": False,
+         "ipam": {"type": "host-local", "ranges": [[{"subnet": "198.18.11.0/24"}]]}},
+        {"type": "portmap", "capabilities": {"portMappings": True}}]}
+    pod = {"metadata": {"name": "probe", "namespace": "default", "uid": "probe-uid", "attempt": 1},
+           "log_directory": "/tmp/probe-logs", "linux": {"cgroup_parent": "pytest-probe.slice"}}
+    rack.ssh("ct-a", f"echo '{json.dumps(cni)}' >/etc/cni/net.d/10-pytest.conflist; "
+                     f"echo '{json.dumps(pod)}' >/tmp/pod.json")
+    pod_id = rack.ssh("ct-a", "crictl runp /tmp/pod.json", timeout=180).stdout.strip().splitlines()[-1]
+    info = json.loads(rack.ssh("ct-a", f"crictl inspectp {pod_id}").stdout)
+    assert info["status"]["state"] == "SANDBOX_READY"
+    assert info["status"]["network"]["ip"].startswith("198.18.11.")
+    assert info["info"]["image"] == next(i["name"] for i in manifest["images"] if "/pause:" in i["name"])
+    assert "pause" in rack.ssh("ct-a", "ps -eo comm").stdout
+    rack.ssh("ct-a", f"crictl stopp {pod_id} && crictl rmp {pod_id}")
+    # Idempotence: a second run changes nothing.
+    second = rack.ansible(play, "-e", f"container_runtime_bundle_dir={bundle}", "--limit", "ct-a", timeout=900)
+    assert re.search(r"ct-a\s+: ok=\d+\s+changed=0 ", second.stdout), second.stdout[-3000:]
+
+
+def test_a_bad_spec_is_refused_and_starts_nothing(tmp_path):
+    spec = {"rack": "pytest-bad", "lan_cidr": CIDR, "nodes": [
+        {"name": "x", "kind": "container", "lan_ip": "203.0.113.21"},
+        {"name": "x", "kind": "container", "lan_ip": "203.0.113.22"},
+        {"name": "y", "kind": "container", "lan_ip": "203.0.113.22"}]}
+    (tmp_path / "bad.json").write_text(json.dumps(spec))
+    res = run([VRACK, "up", "--spec", tmp_path / "bad.json"], check=False)
+    assert res.returncode == 1
+    assert "node x: name x is also used by node x" in res.stderr
+    assert "node y: lan_ip 203.0.113.22 is also used by node x" in res.stderr
+    r = ContainerRack(tmp_path, "pytest-bad", CIDR, [("x", "203.0.113.21")])
+    assert r.leftovers() == []
+    assert not (r.inventory.parent / "runc").exists()
+
+
+def test_down_leaves_no_process_mount_bridge_netns_or_cgroup(tmp_path):
+    r = ContainerRack(tmp_path, "pytest-ct1", "203.0.113.128/25", [("solo", "203.0.113.130")]).up()
+    assert r.leftovers() != []  # the check sees a running rack
+    # A process in a nested cgroup of the node's own making (as a kubelet's pods are).
+    r.ssh("solo", "mkdir -p /sys/fs/cgroup/pids/kubelet/leftover-test; "
+                  "setsid -f sh -c 'echo $$ >/sys/fs/cgroup/pids/kubelet/leftover-test/cgroup.procs; exec sleep 300' "
+                  "</dev/null >/dev/null 2>&1", timeout=30)
+    assert any(item.startswith("process ") for item in r.leftovers())
+    r.down()
+    assert r.leftovers() == []
+    res = run([VRACK, "status", "pytest-ct1"])
+    assert "solo" not in res.stdout
