@@ -233,11 +233,41 @@ class ContainerNodes:
                     raise NodeError(f"rack {self.rack}: LAN {cidr} is already on host interface "
                                     f"{link['ifname']} ({addr['local']}): another rack or a real network "
                                     "uses it; give this rack another vrack_lan_cidr")
+        # A bridge route for the LAN would capture this machine's own traffic to
+        # its gateway, its resolvers or the servers it is talking to (here the
+        # package registries answer on a TEST-NET-3 address).
+        for what, addr in self.host_peers():
+            if ipaddress.IPv4Address(addr) in cidr:
+                raise NodeError(f"rack {self.rack}: LAN {cidr} contains {addr}, {what} of this machine: a bridge "
+                                "for it would cut this machine off from it; give this rack another vrack_lan_cidr "
+                                "(198.19.0.0/16 and 198.51.100.0/24 are free here)")
         forward = Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
         if forward != "0":
             raise NodeError("this host forwards IPv4 (net.ipv4.ip_forward=1): a container rack's traffic "
                             "could then be routed off this machine. Set it to 0 "
                             "(sysctl -w net.ipv4.ip_forward=0) before starting a container rack")
+
+    @staticmethod
+    def host_peers() -> list:
+        """(what, IPv4 address) of the gateways, resolvers and TCP peers this machine uses now."""
+        peers = []
+        res = run(["ip", "-j", "-4", "route", "show"], check=False)
+        with contextlib.suppress(ValueError):
+            peers += [("a gateway", r["gateway"]) for r in json.loads(res.stdout or "[]") if r.get("gateway")]
+        with contextlib.suppress(OSError):
+            for line in Path("/etc/resolv.conf").read_text().splitlines():
+                words = line.split()
+                if len(words) >= 2 and words[0] == "nameserver" and "." in words[1]:
+                    peers.append(("a DNS resolver", words[1]))
+        with contextlib.suppress(OSError):
+            for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+                fields = line.split()
+                if len(fields) > 3 and fields[3] == "01":  # ESTABLISHED
+                    raw = fields[2].split(":")[0]
+                    addr = ".".join(str(int(raw[i:i + 2], 16)) for i in (6, 4, 2, 0))
+                    if not addr.startswith("127."):
+                        peers.append(("a server it is connected to", addr))
+        return peers
 
     def gateway(self, spec: dict) -> str:
         cidr = ipaddress.IPv4Network(spec["lan_cidr"])

@@ -1,7 +1,7 @@
 """The container rack (issue 8): runc system containers as nodes, for real.
 
 Boots racks of container nodes with scripts/vrack on bridges of this host
-(TEST-NET-3 addresses, nothing routed off the machine), reaches them with
+(198.19.0.0/16 addresses, reserved for benchmarking; nothing routed off the machine), reaches them with
 Ansible, installs containerd from the offline bundle with the
 container_runtime role and runs a pod sandbox from the bundled pause image
 with crictl, then stops the rack and looks for anything left behind.
@@ -10,6 +10,7 @@ Needs root (runc, mounts, network namespaces), as CI runs.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -19,7 +20,7 @@ from bundle_helpers import VRACK, ContainerRack, built_bundle, run
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="container nodes need root")
 
-CIDR = "203.0.113.0/24"
+CIDR = "198.19.10.0/24"
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def bundle():
 @pytest.fixture(scope="module")
 def rack(tmp_path_factory):
     r = ContainerRack(tmp_path_factory.mktemp("rack"), "pytest-ct2", CIDR,
-                      [("ct-a", "203.0.113.11"), ("ct-b", "203.0.113.12")])
+                      [("ct-a", "198.19.10.11"), ("ct-b", "198.19.10.12")])
     r.up()
     print(f"2 container nodes up in {r.boot_seconds:.1f} s")
     yield r
@@ -65,11 +66,32 @@ def test_each_node_is_a_system_container_with_its_own_identity(rack):
     assert seen["ct-a"][0] != seen["ct-b"][0] and seen["ct-a"][1] != seen["ct-b"][1]
 
 
+def host_gateway():
+    routes = json.loads(run(["ip", "-j", "-4", "route", "show", "default"]).stdout or "[]")
+    return routes[0]["gateway"] if routes else None
+
+
 def test_nodes_reach_each_other_and_nothing_beyond_this_machine(rack):
     assert rack.ssh("ct-a", "ping -c1 -W2 ct-b", check=False).returncode == 0
-    # The host does not forward: an address off the rack is unreachable.
-    assert rack.ssh("ct-a", "ping -c1 -W2 192.0.2.200", check=False).returncode != 0
+    # What keeps the rack in: this machine does not forward (vrack up refuses to
+    # start a container rack if it does), so the host's own gateway is out of reach.
     assert open("/proc/sys/net/ipv4/ip_forward").read().strip() == "0"
+    gateway = host_gateway()
+    assert gateway
+    assert rack.ssh("ct-a", f"ping -c1 -W2 {gateway}", check=False).returncode != 0
+
+
+def test_a_lan_over_the_hosts_own_network_is_refused(tmp_path):
+    gateway = host_gateway()
+    spec = {"rack": "pytest-clash", "lan_cidr": f"{gateway}/30", "nodes": [
+        {"name": "x", "kind": "container", "lan_ip": str(ipaddress.IPv4Address(gateway) + 1)}]}
+    spec["lan_cidr"] = str(ipaddress.IPv4Network(spec["lan_cidr"], strict=False))
+    (tmp_path / "clash.json").write_text(json.dumps(spec))
+    res = run([VRACK, "up", "--spec", tmp_path / "clash.json"], check=False)
+    assert res.returncode == 1, res.stderr
+    assert "give this rack another vrack_lan_cidr" in res.stderr
+    r = ContainerRack(tmp_path, "pytest-clash", spec["lan_cidr"], [("x", spec["nodes"][0]["lan_ip"])])
+    assert r.leftovers() == []
 
 
 def test_a_corrupted_bundle_is_refused_before_a_node_changes(rack, bundle, tmp_path):
@@ -118,21 +140,21 @@ def test_containerd_from_the_bundle_runs_a_pod_sandbox_from_the_bundled_pause(ra
 
 def test_a_bad_spec_is_refused_and_starts_nothing(tmp_path):
     spec = {"rack": "pytest-bad", "lan_cidr": CIDR, "nodes": [
-        {"name": "x", "kind": "container", "lan_ip": "203.0.113.21"},
-        {"name": "x", "kind": "container", "lan_ip": "203.0.113.22"},
-        {"name": "y", "kind": "container", "lan_ip": "203.0.113.22"}]}
+        {"name": "x", "kind": "container", "lan_ip": "198.19.10.21"},
+        {"name": "x", "kind": "container", "lan_ip": "198.19.10.22"},
+        {"name": "y", "kind": "container", "lan_ip": "198.19.10.22"}]}
     (tmp_path / "bad.json").write_text(json.dumps(spec))
     res = run([VRACK, "up", "--spec", tmp_path / "bad.json"], check=False)
     assert res.returncode == 1
     assert "node x: name x is also used by node x" in res.stderr
-    assert "node y: lan_ip 203.0.113.22 is also used by node x" in res.stderr
-    r = ContainerRack(tmp_path, "pytest-bad", CIDR, [("x", "203.0.113.21")])
+    assert "node y: lan_ip 198.19.10.22 is also used by node x" in res.stderr
+    r = ContainerRack(tmp_path, "pytest-bad", CIDR, [("x", "198.19.10.21")])
     assert r.leftovers() == []
     assert not (r.inventory.parent / "runc").exists()
 
 
 def test_down_leaves_no_process_mount_bridge_netns_or_cgroup(tmp_path):
-    r = ContainerRack(tmp_path, "pytest-ct1", "203.0.113.128/25", [("solo", "203.0.113.130")]).up()
+    r = ContainerRack(tmp_path, "pytest-ct1", "198.19.11.0/25", [("solo", "198.19.11.10")]).up()
     assert r.leftovers() != []  # the check sees a running rack
     # A process in a nested cgroup of the node's own making (as a kubelet's pods are).
     r.ssh("solo", "mkdir -p /sys/fs/cgroup/pids/kubelet/leftover-test; "
@@ -143,3 +165,20 @@ def test_down_leaves_no_process_mount_bridge_netns_or_cgroup(tmp_path):
     assert r.leftovers() == []
     res = run([VRACK, "status", "pytest-ct1"])
     assert "solo" not in res.stdout
+
+
+def test_a_mixed_rack_puts_vm_and_container_nodes_on_one_lan(tmp_path):
+    spec = {"rack": "pytest-mix", "lan_cidr": "198.19.12.0/26", "nodes": [
+        {"name": "mix-c", "kind": "container", "lan_ip": "198.19.12.41"},
+        {"name": "mix-v", "kind": "vm", "ssh_port": 2391, "lan_ip": "198.19.12.42", "nvme_count": 1}]}
+    (tmp_path / "mix.json").write_text(json.dumps(spec))
+    run([VRACK, "up", "--spec", tmp_path / "mix.json"], timeout=400)
+    try:
+        assert run([VRACK, "ssh", "pytest-mix", "mix-v", "ping -c1 -W3 198.19.12.41"], check=False).returncode == 0
+        assert run([VRACK, "ssh", "pytest-mix", "mix-c", "ping -c1 -W3 mix-v"], check=False).returncode == 0
+        status = run([VRACK, "status", "pytest-mix"]).stdout
+        assert re.search(r"mix-c\s+container\s+running", status) and re.search(r"mix-v\s+vm\s+running", status)
+    finally:
+        run([VRACK, "down", "pytest-mix"], timeout=120)
+    r = ContainerRack(tmp_path, "pytest-mix", "198.19.12.0/26", [("mix-c", "198.19.12.41")])
+    assert r.leftovers() == []

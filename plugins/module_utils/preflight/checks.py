@@ -163,10 +163,22 @@ def check_resolution(node, hosts):
     return problems
 
 
+# What a module, once in the running kernel, leaves behind even when it is
+# built in without parameters (no /sys/module/<name>) or the node is a
+# container without /lib/modules of its own.
+MODULE_EVIDENCE = {
+    "br_netfilter": "/proc/sys/net/bridge/bridge-nf-call-iptables",
+}
+
+
 def module_available(node, name, release):
     """Loaded, built in, or present as a loadable module for this kernel."""
     loaded = [line.split()[0] for line in (node.read("/proc/modules", "") or "").splitlines() if line.strip()]
     if name in loaded or node.exists("/sys/module/%s" % name):
+        return True
+    if name in MODULE_EVIDENCE and node.exists(MODULE_EVIDENCE[name]):
+        return True
+    if name == "overlay" and "\toverlay" in (node.read("/proc/filesystems", "") or ""):
         return True
     base = "/lib/modules/%s/" % release
     pattern = re.compile(r"(^|/)%s\.ko(\.[a-z]+)?$" % re.escape(name).replace("_", "[_-]"))
@@ -179,6 +191,13 @@ def module_available(node, name, release):
 
 def check_kernel_modules(node, modules):
     release = (node.read("/proc/sys/kernel/osrelease", "") or "").strip()
+    container = (node.read("/run/systemd/container", "") or "").strip()
+    if container:
+        fix = ("this node is a container (%s) and shares its host's kernel: load %%s on the host "
+               "(modprobe %%s there)" % container)
+        return [problem("kernel_module", "%s not in the host's kernel %s" % (name, release), "%s loaded" % name,
+                        fix % (name, name))
+                for name in modules if not module_available(node, name, release)]
     return [problem("kernel_module", "%s not available for kernel %s" % (name, release), "%s loadable" % name,
                     "install the kernel's extra modules package (e.g. linux-modules-extra-%s) or use a kernel that has %s" % (release, name))
             for name in modules if not module_available(node, name, release)]

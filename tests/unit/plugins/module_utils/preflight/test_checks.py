@@ -123,3 +123,23 @@ def test_memory_and_cpu_thresholds(tmp_path):
     problems = checks.check_cpu_memory(n, 3, mem_mb + 1)
     assert [p["check"] for p in problems] == ["cpu", "memory"]
     assert problems[0]["found"] == "2 CPUs"
+
+
+def test_built_in_modules_without_sys_module_count_by_their_traces(tmp_path):
+    # Seen on this development host (kernel 6.18, no /lib/modules): br_netfilter is
+    # built in without /sys/module/br_netfilter, but /proc/sys/net/bridge exists;
+    # overlay is listed in /proc/filesystems.
+    n = node(tmp_path, modules_dep="")
+    (tmp_path / "proc" / "sys" / "net" / "bridge").mkdir(parents=True)
+    (tmp_path / "proc" / "sys" / "net" / "bridge" / "bridge-nf-call-iptables").write_text("1\n")
+    (tmp_path / "proc" / "filesystems").write_text("nodev\tsysfs\nnodev\ttmpfs\nnodev\toverlay\n\text4\n")
+    assert checks.check_kernel_modules(n, ["overlay", "br_netfilter"]) == []
+
+
+def test_on_a_container_node_the_fix_is_on_the_host(tmp_path):
+    n = node(tmp_path, modules_dep="")
+    (tmp_path / "run" / "systemd").mkdir(parents=True)
+    (tmp_path / "run" / "systemd" / "container").write_text("runc\n")
+    problems = checks.check_kernel_modules(n, ["br_netfilter"])
+    assert [p["found"] for p in problems] == ["br_netfilter not in the host's kernel 6.1.0-28-cloud-amd64"]
+    assert problems[0]["fix"].startswith("this node is a container (runc) and shares its host's kernel")
