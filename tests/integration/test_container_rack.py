@@ -106,6 +106,15 @@ def test_a_corrupted_bundle_is_refused_before_a_node_changes(rack, bundle, tmp_p
         assert rack.ssh(node, "test -e /usr/local/bin/runc || test -e /etc/containerd", check=False).returncode != 0
 
 
+def test_check_mode_on_a_fresh_node_reports_changes_and_makes_none(rack, bundle):
+    res = rack.ansible("tests/integration/targets/container_runtime/playbook.yml", "--check", "--diff",
+                       "-e", f"container_runtime_bundle_dir={bundle}", "--limit", "ct-b", timeout=600)
+    assert re.search(r"ct-b\s+: ok=\d+\s+changed=[1-9]", res.stdout), res.stdout[-2000:]
+    assert "/etc/containerd/config.toml" in res.stdout  # the diff of the configuration it would write
+    assert rack.ssh("ct-b", "test -e /usr/local/bin/containerd || test -e /etc/containerd/config.toml",
+                    check=False).returncode != 0
+
+
 def test_containerd_from_the_bundle_runs_a_pod_sandbox_from_the_bundled_pause(rack, bundle):
     play = "tests/integration/targets/container_runtime/playbook.yml"
     first = rack.ansible(play, "-e", f"container_runtime_bundle_dir={bundle}", "--limit", "ct-a", timeout=900)
