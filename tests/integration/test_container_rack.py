@@ -94,6 +94,14 @@ def test_a_lan_over_the_hosts_own_network_is_refused(tmp_path):
     assert r.leftovers() == []
 
 
+def test_the_storage_layer_says_a_container_node_has_nothing_to_lay_out(rack):
+    res = rack.ansible("tests/integration/targets/nvme_storage_container/playbook.yml", timeout=300)
+    assert "ct-a is a container node: it has no NVMe drives of its own" in res.stdout
+    assert re.search(r"ct-a\s+: ok=\d+\s+changed=0 .*failed=0", res.stdout), res.stdout[-1500:]
+    gather = res.stdout.split("NVMe storage | Gather NVMe facts")[1].split("TASK")[0]
+    assert "skipping: [ct-a]" in gather and "ok: [ct-a]" not in gather  # the drives are not even read
+
+
 def test_a_corrupted_bundle_is_refused_before_a_node_changes(rack, bundle, tmp_path):
     from test_bundle import linked_copy
 

@@ -26,8 +26,9 @@ def test_empty_layout_does_nothing(tmp_path):
     result = run_play(tmp_path, "", check=False)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
-    # the argument check runs, the four tasks are skipped
-    assert "ok=1    changed=0    unreachable=0    failed=0    skipped=4" in out, out
+    # the argument check and the container-node check run; the message for
+    # container nodes and the four storage tasks are skipped
+    assert "ok=2    changed=0    unreachable=0    failed=0    skipped=5" in out, out
 
 
 def test_bad_volume_type_fails_before_any_task(tmp_path):
