@@ -103,7 +103,7 @@ def test_the_storage_layer_says_a_container_node_has_nothing_to_lay_out(rack):
 
 
 def test_a_corrupted_bundle_is_refused_before_a_node_changes(rack, bundle, tmp_path):
-    from test_bundle import linked_copy
+    from test_bundle_build import linked_copy
 
     copy = linked_copy(bundle, tmp_path / "bad", corrupt="bin/runc")
     res = rack.ansible("tests/integration/targets/container_runtime/playbook.yml",

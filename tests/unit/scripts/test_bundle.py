@@ -1,6 +1,6 @@
 """scripts/bundle: pins -> plan, wrapper modules, the OCI writer, manifest checks (no Go build here).
 
-The build itself runs in tests/integration/test_bundle.py.
+The build itself runs in tests/integration/test_bundle_build.py.
 """
 import copy
 import hashlib
@@ -98,7 +98,7 @@ def test_every_problem_of_a_release_entry_in_one_error(versions):
 
 def test_image_names_are_what_kubeadm_lists(versions):
     refs = bundle.image_refs(bundle.resolve(versions))
-    # kubeadm v1.35.8 `config images list` (seen in tests/integration/test_bundle.py for real).
+    # kubeadm v1.35.8 `config images list` (seen in tests/integration/test_bundle_build.py for real).
     assert sorted(refs) == [
         "registry.k8s.io/coredns/coredns:v1.13.1",
         "registry.k8s.io/etcd:3.6.6-0",
