@@ -1,7 +1,7 @@
 """The offline bundle and container racks, for the integration tests (issue 8).
 
 ``built_bundle()`` runs ``scripts/bundle build`` (a no-op when the cache has
-it; a cold build takes about 15 minutes on 2 cores) and returns its path.
+it; a cold build takes about 23 minutes on 2 cores) and returns its path.
 ``ContainerRack`` boots a rack of container nodes with ``scripts/vrack`` and
 stops it again, checking that nothing is left on the host.
 """
