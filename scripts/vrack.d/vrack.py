@@ -683,6 +683,10 @@ class Rack:
                     raise VrackError(str(exc)) from exc
             for tool, pkg in tools:
                 need(tool, pkg)
+            if cts:
+                # What a killed `up` or a crash left behind (containers, mounts,
+                # namespaces, veths, the bridge) goes first, by id and path.
+                self.containers.stop_all([n["name"] for n in cts])
             image = ensure_image()
             busy = [f"{n['name']} (port {n['ssh_port']})" for n in vms if port_in_use(n["ssh_port"])]
             if busy:

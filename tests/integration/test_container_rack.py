@@ -199,3 +199,14 @@ def test_a_mixed_rack_puts_vm_and_container_nodes_on_one_lan(tmp_path):
         run([VRACK, "down", "pytest-mix"], timeout=120)
     r = ContainerRack(tmp_path, "pytest-mix", "198.19.12.0/26", [("mix-c", "198.19.12.41")])
     assert r.leftovers() == []
+
+
+def test_up_clears_what_a_lost_rack_state_left_running(tmp_path):
+    # A crash that loses rack.json leaves a running container, its mounts, netns, veth
+    # and bridge; the next `up` removes them by id and path and starts clean.
+    r = ContainerRack(tmp_path, "pytest-stale", "198.19.13.0/26", [("st1", "198.19.13.11")]).up()
+    (r.inventory.parent / "rack.json").unlink()
+    r.up()
+    assert r.ssh("st1", "systemctl is-system-running", check=False).stdout.strip() in ("running", "degraded")
+    r.down()
+    assert r.leftovers() == []
