@@ -66,17 +66,20 @@ K8S_TAGS = "selinux,notest,grpcnotrace"
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def _load_manifest_lib():
-    """plugins/module_utils/bundle/manifest.py: the one manifest reader (the roles use it too)."""
+def _load_lib(name: str):
+    """plugins/module_utils/bundle/<name>.py, shared with the collection's module and playbook."""
     import importlib.util
-    path = REPO / "plugins" / "module_utils" / "bundle" / "manifest.py"
-    spec = importlib.util.spec_from_file_location("mlops_bundle_manifest", path)
+    path = REPO / "plugins" / "module_utils" / "bundle" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"mlops_bundle_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-MANIFEST_LIB = _load_manifest_lib()
+# The one manifest reader (the roles use it too) and the one rule for image
+# names and file paths (playbooks/bundle.yml's downloaded bundle uses it too).
+MANIFEST_LIB = _load_lib("manifest")
+PLAN_LIB = _load_lib("plan")
 
 
 class BundleError(Exception):
@@ -248,14 +251,9 @@ def resolve(versions: dict, kubernetes: str | None = None, check_wrappers: bool 
 
 
 def image_refs(pins: dict) -> dict:
-    """Image name -> binaries it carries, as kubeadm names them."""
-    v = go_version_of(pins["kubernetes"])
-    refs = {f"registry.k8s.io/{n}:{v}": n for n in (
-        "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")}
-    refs[f"registry.k8s.io/etcd:{pins['etcd_image_tag']}"] = "etcd"
-    refs[f"registry.k8s.io/coredns/coredns:{go_version_of(pins['coredns'])}"] = "coredns"
-    refs[f"registry.k8s.io/pause:{pins['pause']}"] = "pause"
-    return refs
+    """Image name -> the component whose binaries it carries, as kubeadm names them."""
+    names = PLAN_LIB.image_names(pins["kubernetes"], pins)
+    return {name: comp for name, (comp, _keys, _key) in names.items()}
 
 
 def file_sha256(path: Path) -> str:
@@ -540,10 +538,6 @@ def write_oci_archive(out: Path, ref: str, layer: Layer, entrypoint: list, user:
     return manifest_digest
 
 
-def image_file_name(ref: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", ref.split("/", 1)[1]) + ".tar"
-
-
 # --------------------------------------------------------------------------
 # Build, verify
 # --------------------------------------------------------------------------
@@ -730,7 +724,7 @@ def _build_into(tmp: Path, pins: dict, builder: GoBuilder, go_version: str, key:
         elif what == "pause":
             layer.file("pause", str(built["pause"][0]))
             entry, user = ["/pause"], "65535:65535"
-        out = imgdir / image_file_name(ref)
+        out = imgdir.parent / PLAN_LIB.image_file(ref)
         digest = write_oci_archive(out, ref, layer, entry, user=user)
         comp = {"etcd": "etcd", "coredns": "coredns", "pause": "pause"}.get(what, "kubernetes")
         version = pins[comp] if comp != "etcd" else pins["etcd_image_tag"]
