@@ -34,6 +34,8 @@ packages=(
   python3 python3-apt sudo nvme-cli mdadm xfsprogs lvm2 parted e2fsprogs
   iproute2 iputils-ping netbase initramfs-tools zstd procps
   iptables nftables conntrack ethtool socat
+  # The node-local load balancer in front of the control planes (kubeadm role).
+  haproxy
   "$kernel_pkg"
 )
 

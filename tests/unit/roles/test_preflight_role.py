@@ -70,3 +70,13 @@ def test_a_wrong_variable_type_fails_before_any_check(tmp_path):
     out = result.stdout + result.stderr
     assert result.returncode != 0
     assert "preflight_min_cpus" in out and "Validating arguments against arg spec" in out, out
+
+
+def test_ports_of_a_node_that_is_a_member_already_are_its_own(tmp_path):
+    member = tmp_path / "kubelet.conf"
+    member.write_text("apiVersion: v1\n")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        result = run_play(tmp_path, sock.getsockname()[1], extra=f"preflight_k8s_member_file: {member}")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,166 @@
+"""A real kubeadm cluster on container nodes, for the integration tests (issue 9).
+
+``Cluster`` writes an inventory for a rack of container nodes (control
+planes and workers), boots it with scripts/vrack, runs the playbooks against
+it with the offline bundle, and talks to the cluster with the bundle's kubectl
+and the k8s_cluster_health module. ``busybox_image`` writes the one image the
+test pods use (Debian's busybox-static in a one-layer OCI archive, made the
+way scripts/bundle makes images; test-only, not part of the bundle).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import yaml
+from bundle_helpers import ROOT, VENV_BIN, ContainerRack, ansible_env, run
+
+VERSION = yaml.safe_load((ROOT / "versions.yml").read_text())["kubernetes"]["version"]
+BUSYBOX_IMAGE = "localhost/baremetal-mlops/test-busybox:1"
+BUSYBOX_APPLETS = ["sh", "nslookup", "httpd", "nc", "sleep", "cat", "echo", "sha256sum", "mkdir", "ls"]
+
+
+def _bundle_module():
+    spec = importlib.util.spec_from_file_location("mlops_bundle", ROOT / "scripts" / "bundle.d" / "bundle.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def busybox_image(out: Path) -> Path:
+    """Write the test pods' image archive (needs /bin/busybox from busybox-static; scripts/bootstrap installs it)."""
+    busybox = Path("/bin/busybox")
+    assert busybox.exists(), "/bin/busybox is missing: apt-get install busybox-static (scripts/bootstrap does)"
+    bundle = _bundle_module()
+    layer = bundle.base_layer()
+    layer.file("usr/bin/busybox", str(busybox))
+    for applet in BUSYBOX_APPLETS:
+        layer.symlink(f"usr/bin/{applet}", "busybox")
+    layer.dir("www")
+    layer.file("www/index.html", b"baremetal.mlops test pod\n", 0o644)
+    bundle.write_oci_archive(out, BUSYBOX_IMAGE, layer, ["/bin/sh"])
+    return out
+
+
+def recap(text: str) -> dict:
+    """PLAY RECAP lines -> {host: {ok: n, changed: n, ...}}."""
+    return {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
+            for m in re.finditer(r"^(\S+)\s+:\s+(ok=.*)$", text, re.M)}
+
+
+class Cluster:
+    def __init__(self, tmp: Path, bundle: Path, rack: str, cidr: str, control_planes: list, workers: list,
+                 extra_vars: dict | None = None):
+        self.tmp = tmp
+        self.bundle = bundle
+        self.name = rack
+        self.control_planes = control_planes
+        self.workers = workers
+        self.kubeconfig = tmp / "admin.conf"
+        self.inventory = tmp / "hosts.yml"
+        self.extra_vars = extra_vars or {}
+        self.write_inventory()
+        self.rack = ContainerRack(tmp, rack, cidr, control_planes + workers)
+        self.rack.inventory = self.inventory
+
+    @property
+    def nodes(self):
+        return [n for n, _ in self.control_planes + self.workers]
+
+    def write_inventory(self):
+        inv = {"all": {
+            "vars": {
+                "vrack_rack": self.name, "vrack_node_kind": "container",
+                "ansible_user": "root", "ansible_python_interpreter": "/usr/bin/python3",
+                "ansible_host": "{{ vrack_lan_ip }}",
+                "ansible_ssh_private_key_file": str(ROOT / ".vrack" / self.name / "id_ed25519"),
+                "kubeadm_cluster_name": "pytest",
+                "kubeadm_admin_kubeconfig": str(self.kubeconfig),
+                **self.extra_vars,
+            },
+            "children": {"k8s_cluster": {"children": {
+                "control_plane": {"hosts": {n: {"vrack_lan_ip": ip} for n, ip in self.control_planes}},
+                "workers": {"hosts": {n: {"vrack_lan_ip": ip} for n, ip in self.workers},
+                            "vars": {"container_runtime_images": [
+                                "registry.k8s.io/pause:3.10.1", f"registry.k8s.io/kube-proxy:v{VERSION}",
+                                "registry.k8s.io/coredns/coredns:v1.13.1"]}},
+            }}},
+        }}
+        self.inventory.write_text(yaml.safe_dump(inv))
+
+    def env(self):
+        return ansible_env({"ANSIBLE_STRATEGY": "mitogen_linear",
+                            "ANSIBLE_STRATEGY_PLUGINS": str(ROOT / "molecule" / "shared" / "strategy")})
+
+    def play(self, playbook, *args, check=True, timeout=1800, bundle=None):
+        return run([VENV_BIN / "ansible-playbook", "-i", self.inventory, playbook,
+                    "-e", f"mlops_bundle_dir={bundle or self.bundle}", *args],
+                   timeout=timeout, check=check, cwd=ROOT, env=self.env())
+
+    def kubectl(self, *args, check=True, server=None, stdin=None, timeout=120):
+        argv = [self.bundle / "bin" / "kubectl", f"--kubeconfig={self.kubeconfig}", "--request-timeout=20s"]
+        if server:
+            argv.append(f"--server={server}")
+        return run([*argv, *args], timeout=timeout, check=check, input=stdin)
+
+    def api_servers(self):
+        return [f"https://{ip}:6443" for _, ip in self.control_planes]
+
+    def health(self, **params):
+        args = {"kubeconfig": str(self.kubeconfig), "version": VERSION, "api_servers": self.api_servers(),
+                "nodes": self.nodes, "etcd_members": len(self.control_planes), **params}
+        return run([VENV_BIN / "ansible", "localhost", "-m", "baremetal.mlops.k8s_cluster_health",
+                    "-a", json.dumps(args), "-o"], timeout=900, check=False, cwd=ROOT, env=self.env())
+
+    def runc(self, *args, check=True):
+        return run(["runc", "--root", ROOT / ".vrack" / self.name / "runc", *args], check=check)
+
+    def container_id(self, node: str) -> str:
+        ids = [i for i in self.runc("list", "-q").stdout.split() if i.endswith(node)]
+        assert len(ids) == 1, ids
+        return ids[0]
+
+    def load_image(self, archive: Path, nodes: list):
+        for node in nodes:
+            ip = dict(self.control_planes + self.workers)[node]
+            key = ROOT / ".vrack" / self.name / "id_ed25519"
+            run(["scp", "-q", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                 "-i", key, archive, f"root@{ip}:/tmp/{archive.name}"])
+            self.rack.ssh(node, f"ctr -n k8s.io images import --local /tmp/{archive.name} >/dev/null && "
+                                f"rm /tmp/{archive.name}")
+
+    def wait_pod(self, name: str, phase="Running", timeout=120, namespace="default"):
+        deadline = time.monotonic() + timeout
+        seen = ""
+        while time.monotonic() < deadline:
+            seen = self.kubectl("-n", namespace, "get", "pod", name, "-o", "jsonpath={.status.phase}",
+                                check=False).stdout
+            if seen == phase:
+                return seen
+            time.sleep(2)
+        raise AssertionError(f"pod {name}: {seen or 'no phase'} after {timeout} s, expected {phase}:\n"
+                             + self.kubectl("-n", namespace, "describe", "pod", name, check=False).stdout[-2000:])
+
+
+def copy_bundle_without(bundle: Path, dest: Path, image_name: str) -> Path:
+    """A hard-linked copy of the bundle whose manifest lacks one image (and its file)."""
+    def link(src, dst):
+        try:
+            os.link(src, dst)
+        except OSError:  # another file system
+            shutil.copy2(src, dst)
+    shutil.copytree(bundle, dest, copy_function=link)
+    manifest = json.loads((dest / "manifest.json").read_text())
+    entry = next(i for i in manifest["images"] if i["name"] == image_name)
+    manifest["images"] = [i for i in manifest["images"] if i["name"] != image_name]
+    manifest["files"] = [f for f in manifest["files"] if f["path"] != entry["path"]]
+    (dest / "manifest.json").unlink()
+    (dest / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    (dest / entry["path"]).unlink()
+    return dest

@@ -1,0 +1,311 @@
+"""Kubernetes by kubeadm, HA, on the container rack (issue 9), for real.
+
+Boots 5 container nodes (3 control planes, 2 workers) on a bridge of this
+host (198.19.20.0/24; nothing routed off the machine), installs the
+container runtime and Kubernetes from the offline bundle with
+playbooks/runtime.yml and playbooks/kubernetes.yml, then checks the cluster
+through the API (baremetal.mlops.k8s_cluster_health and kubectl), re-runs the
+playbook (changed=0) and in check mode, freezes the first control plane
+(`runc pause`: a node that stops answering) and checks that the API still
+answers through the node-local endpoint and a new pod schedules, then thaws
+it and waits until it is healthy again. The first run is made at -vvv and its
+output searched for the join token, certificate key and kubeconfig keys.
+Needs root (runc, mounts, network namespaces), as CI runs.
+"""
+
+from __future__ import annotations
+
+import os
+import base64
+import re
+import time
+
+import pytest
+import yaml
+from bundle_helpers import ROOT, VENV_BIN, built_bundle, run
+from k8s_helpers import BUSYBOX_IMAGE, VERSION, Cluster, busybox_image, copy_bundle_without, recap
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="container nodes need root")
+
+CONTROL_PLANES = [("k8s-cp1", "198.19.20.11"), ("k8s-cp2", "198.19.20.12"), ("k8s-cp3", "198.19.20.13")]
+WORKERS = [("k8s-w1", "198.19.20.21"), ("k8s-w2", "198.19.20.22")]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = Cluster(tmp_path_factory.mktemp("k8s"), built_bundle(), "pytest-k8s", "198.19.20.0/24",
+                CONTROL_PLANES, WORKERS)
+    c.rack.up()
+    try:
+        run([VENV_BIN / "ansible-playbook", "-i", c.inventory, "playbooks/runtime.yml",
+             "-e", f"mlops_bundle_dir={c.bundle}"], timeout=1800, cwd=ROOT, env=c.env())
+        t0 = time.monotonic()
+        c.first_run = c.play("playbooks/kubernetes.yml", "-vvv")
+        c.first_seconds = time.monotonic() - t0
+        print(f"kubernetes.yml on 5 booted nodes with the runtime: {c.first_seconds:.0f} s")
+        yield c
+    finally:
+        c.rack.down()
+
+
+def test_ha_cluster_is_healthy_at_the_pinned_version(cluster):
+    res = cluster.health(wait_timeout=300)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert '"healthy": true' in res.stdout
+    version = cluster.kubectl("version", "-o", "yaml").stdout
+    assert f"gitVersion: v{VERSION}" in version.split("serverVersion:")[1]
+    nodes = cluster.kubectl("get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name} "
+                            "{.status.nodeInfo.kubeletVersion}{'\\n'}{end}").stdout.split("\n")
+    assert sorted(line for line in nodes if line) == sorted(f"{n} v{VERSION}" for n, _ in CONTROL_PLANES + WORKERS)
+    etcd = cluster.kubectl("-n", "kube-system", "get", "pods", "-l", "component=etcd", "-o", "name").stdout.split()
+    assert len(etcd) == 3
+
+
+def test_secrets_do_not_appear_in_the_vvv_output(cluster):
+    out = cluster.first_run.stdout + cluster.first_run.stderr
+    assert "task path:" in out  # verbose output indeed (-vv and more print task paths)
+    # Bootstrap tokens have this shape (kubeadm's bootstraputil.BootstrapTokenRegexp).
+    assert not re.findall(r"\b[a-z0-9]{6}\.[a-z0-9]{16}\b", out)
+    assert "certificate-key" not in out.lower().replace("skip-certificate-key-print", "")
+    conf = yaml.safe_load(cluster.kubeconfig.read_text())
+    key = conf["users"][0]["user"]["client-key-data"]
+    assert key[20:80] not in out and base64.b64decode(key).decode()[40:100] not in out
+    assert oct(cluster.kubeconfig.stat().st_mode & 0o777) == "0o600"
+
+
+def test_second_run_changes_nothing(cluster):
+    res = cluster.play("playbooks/kubernetes.yml")
+    changed = {h: r["changed"] for h, r in recap(res.stdout).items()}
+    assert changed and all(v == 0 for v in changed.values()), res.stdout[-4000:]
+
+
+def test_check_and_diff_on_the_running_cluster_change_nothing(cluster):
+    res = cluster.play("playbooks/kubernetes.yml", "--check", "--diff")
+    changed = {h: r["changed"] for h, r in recap(res.stdout).items()}
+    assert changed and all(v == 0 for v in changed.values()), res.stdout[-4000:]
+
+
+def test_losing_the_first_control_plane_keeps_the_api_and_scheduling(cluster):
+    cp1 = cluster.container_id("k8s-cp1")
+    cluster.runc("pause", cp1)
+    try:
+        # Through the node-local endpoint of another node (HAProxy marks cp1 down in ~4 s).
+        deadline = time.monotonic() + 60
+        while True:
+            res = cluster.rack.ssh("k8s-w1", "kubectl --kubeconfig=/etc/kubernetes/kubelet.conf get node k8s-w1 "
+                                             "-o name --request-timeout=5s", check=False)
+            if res.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert res.stdout.strip() == "node/k8s-w1", res.stderr
+        server = f"https://{CONTROL_PLANES[1][1]}:6443"
+        cluster.kubectl("run", "after-loss", "--image=registry.k8s.io/pause:3.10.1", "--image-pull-policy=Never",
+                        "--restart=Never", server=server)
+        deadline = time.monotonic() + 120
+        phase = ""
+        while time.monotonic() < deadline:
+            phase = cluster.kubectl("get", "pod", "after-loss", "-o", "jsonpath={.status.phase}",
+                                    server=server, check=False).stdout
+            if phase == "Running":
+                break
+            time.sleep(3)
+        assert phase == "Running"
+    finally:
+        cluster.runc("resume", cp1)
+    res = cluster.health(wait_timeout=300)
+    assert res.returncode == 0, res.stdout[-3000:]
+    cluster.kubectl("delete", "pod", "after-loss", "--wait=false")
+
+
+def test_health_names_the_node_whose_kubelet_stopped(cluster):
+    cluster.rack.ssh("k8s-w2", "systemctl stop kubelet")
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            res = cluster.health()
+            if "node k8s-w2: not Ready" in res.stdout or time.monotonic() > deadline:
+                break
+            time.sleep(5)
+        assert res.returncode == 0 and '"healthy": false' in res.stdout
+        assert "node k8s-w2: not Ready" in res.stdout
+    finally:
+        cluster.rack.ssh("k8s-w2", "systemctl start kubelet")
+    assert cluster.health(wait_timeout=300).returncode == 0
+
+
+PODS = """
+apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec:
+  nodeName: k8s-w2
+  containers:
+  - name: web
+    image: %(image)s
+    imagePullPolicy: Never
+    command: [httpd, -f, -p, "8080", -h, /www]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  nodeName: k8s-w1
+  containers:
+  - name: client
+    image: %(image)s
+    imagePullPolicy: Never
+    command: [sleep, "3600"]
+""" % {"image": BUSYBOX_IMAGE}
+
+
+@pytest.fixture(scope="module")
+def pods(cluster, tmp_path_factory):
+    archive = busybox_image(tmp_path_factory.mktemp("img") / "busybox.tar")
+    cluster.load_image(archive, ["k8s-w1", "k8s-w2"])
+    cluster.kubectl("apply", "-f", "-", stdin=PODS)
+    cluster.wait_pod("web")
+    cluster.wait_pod("client")
+    yield cluster
+    cluster.kubectl("delete", "pod", "web", "client", "--wait=false", check=False)
+
+
+def exec_client(cluster, command):
+    return cluster.kubectl("exec", "client", "--", "sh", "-c", command, check=False)
+
+
+def test_a_pod_resolves_cluster_names_and_nothing_else(pods):
+    res = exec_client(pods, "nslookup kubernetes.default.svc.cluster.local")
+    assert res.returncode == 0 and "198.18.128.1" in res.stdout, res.stdout + res.stderr
+    # CoreDNS forwards nowhere in the lab: a name outside the cluster does not resolve.
+    res = exec_client(pods, "nslookup -timeout=3 deb.debian.org")
+    assert res.returncode != 0 or "203.0.113" not in res.stdout, res.stdout
+
+
+def test_a_pod_reaches_a_pod_on_another_node_and_a_service(pods):
+    web_ip = pods.kubectl("get", "pod", "web", "-o", "jsonpath={.status.podIP}").stdout
+    assert web_ip.startswith("198.18.")
+    # busybox nc, not wget: Debian's busybox-static wget segfaults (on this host too).
+    request = "printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 5"
+    res = exec_client(pods, f"{request} {web_ip} 8080")
+    assert res.stdout.strip().splitlines()[-1:] == ["baremetal.mlops test pod"], res.stdout + res.stderr
+    res = exec_client(pods, f"{request} web.default.svc.cluster.local 80")
+    assert res.stdout.strip().splitlines()[-1:] == ["baremetal.mlops test pod"], res.stdout + res.stderr
+
+
+def test_verify_kubernetes_layer_passes_then_names_a_stopped_kubelet_and_a_wrong_version(cluster, tmp_path):
+    def verify(name):
+        env = {**cluster.env(), "MLOPS_VERIFY_REPORT_DIR": str(tmp_path / name)}
+        res = run([VENV_BIN / "ansible-playbook", "-i", cluster.inventory, "verify.yml", "--tags", "kubernetes",
+                   "-e", f"verify_kubernetes_kubeconfig={cluster.kubeconfig}"], timeout=600, check=False,
+                  cwd=ROOT, env=env)
+        return res, (tmp_path / name / "verify-report.json")
+
+    res, report = verify("green")
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert report.exists()
+    # A node that reports another kubelet version (its status patched, as a node that missed an upgrade shows it).
+    cluster.kubectl("patch", "node", "k8s-w1", "--subresource=status", "--type=merge",
+                    "-p", '{"status":{"nodeInfo":{"kubeletVersion":"v1.34.11"}}}')
+    res, _ = verify("version")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and "k8s-w1 kubelet v1.34.11" in out and f"v{VERSION}" in out, out[-3000:]
+    # A stopped kubelet: the node goes NotReady after the controller's grace period.
+    cluster.rack.ssh("k8s-w2", "systemctl stop kubelet")
+    try:
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            if "node k8s-w2: not Ready" in cluster.health().stdout:
+                break
+            time.sleep(5)
+        res, _ = verify("stopped")
+        out = res.stdout + res.stderr
+        assert res.returncode != 0 and "k8s-w2" in out and "Ready" in out, out[-3000:]
+    finally:
+        cluster.rack.ssh("k8s-w2", "systemctl start kubelet")
+        cluster.rack.ssh("k8s-w1", "systemctl restart kubelet")  # reports its real version again
+    assert cluster.health(wait_timeout=300).returncode == 0
+
+
+def test_preflight_refuses_bad_input_naming_the_host_and_the_fix(cluster, tmp_path):
+    def preflight(*args, bundle=None):
+        return cluster.play("playbooks/kubernetes_preflight.yml", *args, check=False, bundle=bundle)
+
+    res = preflight("-e", "kubeadm_control_plane_endpoint=api.nowhere.invalid:6443")
+    out = res.stdout
+    assert res.returncode != 0 and "the control-plane endpoint api.nowhere.invalid:6443 does not resolve" in out
+    assert re.search(r"k8s-(cp|w)\d: the control-plane endpoint", out)
+
+    broken = copy_bundle_without(cluster.bundle, tmp_path / "bundle", "registry.k8s.io/etcd:3.6.6-0")
+    res = preflight(bundle=broken)
+    assert res.returncode != 0 and "lacks registry.k8s.io/etcd:3.6.6-0" in res.stdout, res.stdout[-2000:]
+    assert "scripts/bundle build" in res.stdout
+
+    # A node without bridge netfilter (hidden under an empty tmpfs) and one with a cgroup controller gone.
+    cluster.rack.ssh("k8s-w1", "mount -t tmpfs none /proc/sys/net/bridge")
+    try:
+        res = preflight("--limit", "k8s-w1")
+        assert res.returncode != 0 and "k8s-w1: bridge netfilter is missing" in res.stdout, res.stdout[-2000:]
+        assert "modprobe br_netfilter" in res.stdout
+    finally:
+        cluster.rack.ssh("k8s-w1", "umount /proc/sys/net/bridge")
+    res = preflight("--limit", "k8s-w1", "-e", '{"kubeadm_required_cgroup_controllers": ["cpu", "memory", "hugetlb_missing"]}')
+    assert res.returncode != 0 and "k8s-w1: cgroup controllers hugetlb_missing are not enabled" in res.stdout
+
+
+def test_even_number_of_control_planes_is_refused_before_anything(cluster, tmp_path):
+    inv = yaml.safe_load(cluster.inventory.read_text())
+    cps = inv["all"]["children"]["k8s_cluster"]["children"]["control_plane"]["hosts"]
+    cps.pop("k8s-cp3")
+    even = tmp_path / "even.yml"
+    even.write_text(yaml.safe_dump(inv))
+    res = run([VENV_BIN / "ansible-playbook", "-i", even, "site.yml", "-e", f"mlops_bundle_dir={cluster.bundle}"],
+              timeout=300, check=False, cwd=ROOT, env=cluster.env())
+    assert res.returncode != 0 and "group control_plane has 2 hosts" in res.stdout, res.stdout[-2000:]
+    assert not re.search(r"^k8s-\S+\s+:.*changed=[1-9]", res.stdout, re.M)
+
+
+PVC_POD = """
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: writer}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: writer
+    image: %(image)s
+    imagePullPolicy: Never
+    command: [sh, -c, "echo written-by-pod > /data/file && cat /data/file && ls /data"]
+    volumeMounts: [{name: data, mountPath: /data}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+""" % {"image": BUSYBOX_IMAGE}
+
+
+def test_a_claim_binds_on_the_local_storage_class_and_a_pod_writes_and_reads_back(pods):
+    cluster = pods
+    assert "(default)" in cluster.kubectl("get", "storageclass", "local-data").stdout
+    cluster.kubectl("apply", "-f", "-", stdin=PVC_POD)
+    try:
+        cluster.wait_pod("writer", phase="Succeeded")
+        assert cluster.kubectl("logs", "writer").stdout.split()[0] == "written-by-pod"
+        assert cluster.kubectl("get", "pvc", "data", "-o", "jsonpath={.status.phase}").stdout == "Bound"
+        pv = cluster.kubectl("get", "pvc", "data", "-o", "jsonpath={.spec.volumeName}").stdout
+        node = cluster.kubectl("get", "pod", "writer", "-o", "jsonpath={.spec.nodeName}").stdout
+        assert pv.startswith(f"local-data-{node}-vol")
+        path = cluster.kubectl("get", "pv", pv, "-o", "jsonpath={.spec.local.path}").stdout
+        assert cluster.rack.ssh(node, f"cat {path}/file").stdout.strip() == "written-by-pod"
+    finally:
+        cluster.kubectl("delete", "pod", "writer", "--wait=false", check=False)
