@@ -303,8 +303,8 @@ def etcd_state(core, params, problems):
         result.append({"name": name, "id": "%x" % m.get("ID", 0), "client_urls": urls, "healthy": bool(ok),
                        "learner": bool(m.get("isLearner")), "error": err})
         if not ok:
-            problems.append("etcd member %s (%s): unhealthy: %s" % (name, ", ".join(urls) or "no client URL",
-                                                                     err or "no error given"))
+            where = ", ".join(urls) or "no client URL"
+            problems.append("etcd member %s (%s): unhealthy: %s" % (name, where, err or "no error given"))
         elif m.get("isLearner"):
             problems.append("etcd member %s: still a learner (not yet promoted)" % name)
     if len(result) != params["etcd_members"]:
@@ -369,8 +369,8 @@ def check(params):
             prob = pod_problem(pod)
             if prob:
                 not_ready.append(prob)
-                problems.append("pod %s/%s on %s: %s, %s" % (prob["namespace"], prob["name"], prob["node"] or
-                                                           "no node", prob["phase"], prob["reason"]))
+                problems.append("pod %s/%s on %s: %s, %s" % (prob["namespace"], prob["name"],
+                                                             prob["node"] or "no node", prob["phase"], prob["reason"]))
     result["pods_not_ready"] = not_ready
     if params["etcd_members"] > 0:
         result["etcd"] = etcd_state(core, params, problems)

@@ -71,20 +71,22 @@ class Cluster:
 
     @property
     def nodes(self):
-        return [n for n, _ in self.control_planes + self.workers]
+        return [name for name, _ip in self.control_planes + self.workers]
 
     def write_inventory(self):
         inv = {"all": {
             "vars": {
                 "vrack_rack": self.name, "vrack_node_kind": "container",
-                "ansible_user": "root", "ansible_python_interpreter": "/usr/bin/python3",
-                "ansible_host": "{{ vrack_lan_ip }}",
-                "ansible_ssh_private_key_file": str(ROOT / ".vrack" / self.name / "id_ed25519"),
                 "kubeadm_cluster_name": "pytest",
                 "kubeadm_admin_kubeconfig": str(self.kubeconfig),
                 **self.extra_vars,
             },
-            "children": {"k8s_cluster": {"children": {
+            # Connection settings for the nodes only (all's would reach the implicit localhost too).
+            "children": {"k8s_cluster": {"vars": {
+                "ansible_user": "root", "ansible_python_interpreter": "/usr/bin/python3",
+                "ansible_host": "{{ vrack_lan_ip }}",
+                "ansible_ssh_private_key_file": str(ROOT / ".vrack" / self.name / "id_ed25519"),
+            }, "children": {
                 "control_plane": {"hosts": {n: {"vrack_lan_ip": ip} for n, ip in self.control_planes}},
                 "workers": {"hosts": {n: {"vrack_lan_ip": ip} for n, ip in self.workers},
                             "vars": {"container_runtime_images": [
@@ -110,7 +112,7 @@ class Cluster:
         return run([*argv, *args], timeout=timeout, check=check, input=stdin)
 
     def api_servers(self):
-        return [f"https://{ip}:6443" for _, ip in self.control_planes]
+        return [f"https://{ip}:6443" for _name, ip in self.control_planes]
 
     def health(self, **params):
         args = {"kubeconfig": str(self.kubeconfig), "version": VERSION, "api_servers": self.api_servers(),
