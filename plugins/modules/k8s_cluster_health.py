@@ -176,7 +176,8 @@ def want_version(version):
 
 
 def connect(params):
-    """Return (core_api, api_client, url, errors): the first apiserver of api_servers that answers /version."""
+    """Return (core_api, url, version, errors): the first apiserver of api_servers that answers /version,
+    with the version it reported (its /version body)."""
     errors = []
     for url in params["api_servers"] or [None]:
         kwargs = {"kubeconfig": params["kubeconfig"], "context": params["context"]}
@@ -187,7 +188,7 @@ def connect(params):
             status, body = raw_get(api, "/version", params["request_timeout"])
             if status != 200:
                 raise RuntimeError("HTTP %s from /version: %s" % (status, body[:200]))
-            return CoreV1Api(api), api, url or api.configuration.host, errors
+            return CoreV1Api(api), url or api.configuration.host, json.loads(body), errors
         except Exception as exc:  # pylint: disable=broad-except
             errors.append("%s: %s" % (url or "the kubeconfig's server", short_error(exc)))
     return None, None, None, errors
@@ -330,14 +331,13 @@ def exec_in(core, pod, command, allow_fail=False):
 def check(params):
     """One pass. Returns (result dict, problems list); raises nothing for cluster problems."""
     problems = []
-    core, api, url, errors = connect(params)
+    core, url, version, errors = connect(params)
     if core is None:
         return None, ["no apiserver answered: " + "; ".join(errors)]
     timeout = params["request_timeout"]
     result = {"api_server": url}
     want = want_version(params["version"])
-    status, body = raw_get(api, "/version", timeout)
-    result["server_version"] = json.loads(body).get("gitVersion") if status == 200 else None
+    result["server_version"] = version.get("gitVersion")
     if want and result["server_version"] != want:
         problems.append("apiserver %s: version %s, expected %s" % (url, result["server_version"], want))
     servers = []

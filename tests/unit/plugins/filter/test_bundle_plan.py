@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible_collections.baremetal.mlops.plugins.filter.bundle import bundle_image_names
 from ansible_collections.baremetal.mlops.plugins.module_utils.bundle import plan as bp
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -108,3 +109,11 @@ def test_manifest_entries_from_what_was_downloaded(versions):
     assert bp.pins_of(plan) == {"kubernetes": "1.35.8", "containerd": "2.2.7", "runc": "1.4.3", "cni_plugins": "1.9.1",
                                 "crictl": "1.34.0", "etcd": "3.6.6", "etcd_image_tag": "3.6.6-0",
                                 "coredns": "1.13.1", "pause": "3.10.1"}
+
+
+def test_image_names_of_a_release_are_the_names_kubeadm_lists():
+    rel = {"etcd_image_tag": "3.6.6-0", "etcd": "3.6.6", "coredns": "1.13.1", "pause": "3.10.1"}
+    assert bundle_image_names(rel, "1.35.8") == [
+        "registry.k8s.io/coredns/coredns:v1.13.1", "registry.k8s.io/etcd:3.6.6-0",
+        "registry.k8s.io/kube-apiserver:v1.35.8", "registry.k8s.io/kube-controller-manager:v1.35.8",
+        "registry.k8s.io/kube-proxy:v1.35.8", "registry.k8s.io/kube-scheduler:v1.35.8", "registry.k8s.io/pause:3.10.1"]
