@@ -306,6 +306,12 @@ class ContainerNodes:
         root = d / "rootfs"
         run(["cp", "-a", f"{self.lower}/var/.", str(d / "var")], what=f"/var of {name}")
         self._personalize(spec, node, root, pubkey_line)
+        self._network(spec, node, mac)
+        self._run(node, caps)
+
+    def _network(self, spec: dict, node: dict, mac: str) -> None:
+        """The node's network namespace, its veth on the rack bridge, its address and route."""
+        name = node["name"]
         ns = netns_name(self.rack, name)
         if not Path(f"/run/netns/{ns}").exists():
             run(["ip", "netns", "add", ns], what=f"network namespace of {name}")
@@ -326,6 +332,12 @@ class ContainerNodes:
                          ("net/bridge/bridge-nf-call-ip6tables", "1")):
             run(["ip", "netns", "exec", ns, "sh", "-c", f"echo {val} > /proc/sys/{key}"],
                 what=f"sysctl {key} in {name}")
+
+    def _run(self, node: dict, caps: list) -> None:
+        """Start the node's container (systemd as PID 1) from its prepared root, /var and netns."""
+        name = node["name"]
+        d = self.node_dir(name)
+        ns = netns_name(self.rack, name)
         config = oci_config(self.rack, node, d / "var", f"/run/netns/{ns}", caps)
         (d / "config.json").write_text(json.dumps(config, indent=1) + "\n")
         console = open(d / "console.log", "w")
@@ -338,6 +350,50 @@ class ContainerNodes:
         if res.returncode != 0:
             raise NodeError(f"runc could not start container node {name} (rc {res.returncode}): "
                             + (d / "console.log").read_text(errors="replace")[-2000:])
+
+    # ---- power off and on, keeping the disk ----------------------------------
+    def halt(self, name: str, timeout: float = 30.0) -> None:
+        """Power a node off as a machine is: systemd halts, the container and its network
+        (namespace, veth: interfaces, routes, rules) go; its disk (upper/, var/) stays for `boot`."""
+        cid = container_id(self.rack, name)
+        if self._status(cid) == "running":
+            run(self.runc("kill", cid, SIGRTMIN_3), check=False)  # systemd: halt
+            deadline = time.monotonic() + timeout
+            while self._status(cid) == "running" and time.monotonic() < deadline:
+                time.sleep(0.3)
+        if self._status(cid) in ("running", "paused", "created"):
+            run(self.runc("kill", "--all", cid, "KILL"), check=False)
+        run(self.runc("delete", "--force", cid), check=False)
+        # Mounts the node's pods propagated out (its / is rshared), then its root.
+        d = self.node_dir(name)
+        for mp in mounts_under(d / "var") + mounts_under(d / "rootfs"):
+            run(["umount", mp], check=False)
+            if mounted(Path(mp)):
+                run(["umount", "-l", mp], check=False)
+        ns = netns_name(self.rack, name)
+        if Path(f"/run/netns/{ns}").exists():
+            run(["ip", "netns", "del", ns], check=False)
+        veth = host_veth(self.rack, name)
+        if Path(f"/sys/class/net/{veth}").exists():
+            run(["ip", "link", "del", veth], check=False)
+        (d / "runc.pid").unlink(missing_ok=True)
+
+    def boot(self, spec: dict, node: dict, caps: list, mac: str) -> None:
+        """Start a halted node again from the disk it had."""
+        name = node["name"]
+        d = self.node_dir(name)
+        if self._status(container_id(self.rack, name)) is not None:
+            raise NodeError(f"{name} is not halted (its container exists): `scripts/vrack stop` it first")
+        if not (d / "upper").is_dir() or not (d / "var").is_dir():
+            raise NodeError(f"{name} has no disk under {d} (never started, or removed by `down`): use `up`")
+        if not Path(f"/sys/class/net/{self.bridge}").exists():
+            raise NodeError(f"the rack's bridge {self.bridge} is gone (the rack was taken down): use `up`")
+        if not mounted(d / "rootfs"):
+            run(["mount", "-t", "overlay", "overlay", "-o",
+                 f"lowerdir={self.lower},upperdir={d / 'upper'},workdir={d / 'work'}", str(d / "rootfs")],
+                what=f"overlay root of {name}")
+        self._network(spec, node, mac)
+        self._run(node, caps)
 
     def _personalize(self, spec: dict, node: dict, root: Path, pubkey_line: str) -> None:
         name = node["name"]

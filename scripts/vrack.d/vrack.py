@@ -6,6 +6,8 @@
   scripts/vrack down RACK | --all          stop VMs and switches (by pidfile only)
   scripts/vrack status [RACK] [--json]     what runs
   scripts/vrack ssh RACK NODE [CMD...]     log into a node
+  scripts/vrack stop RACK NODE             power a container node off, keeping its disk
+  scripts/vrack start RACK NODE            boot it again from that disk (a reboot is stop + start)
 
 Spec (JSON): {"rack": "name", "nodes": [{"name": "n1", "ssh_port": 2301,
   "lan_ip": "192.0.2.21", "nvme_count": 4, "nvme_size": "2G",
@@ -904,6 +906,33 @@ class Rack:
         for f in (self.vde_pid, self.state_file, self.inventory):
             f.unlink(missing_ok=True)
 
+    # ---- one node off and on (container nodes) -------------------------------
+    def _container_node(self, name: str) -> tuple:
+        state = self.state()
+        node = next((n for n in (state or {}).get("nodes", []) if n["name"] == name), None)
+        if node is None:
+            raise VrackError(f"rack {self.name} has no node {name} (scripts/vrack status)")
+        if node.get("kind") != "container":
+            raise VrackError(f"{name} of rack {self.name} is a VM: stop/start is for container nodes")
+        return state, node
+
+    def stop_node(self, name: str) -> None:
+        """Power one container node off; its disk stays (start boots it again)."""
+        with locked(self.dir / ".lock"):
+            self._container_node(name)
+            self.containers.halt(name)
+            log(f"{name}: powered off (disk kept; `scripts/vrack start {self.name} {name}` boots it)")
+
+    def start_node(self, name: str, timeout: int) -> None:
+        """Boot a powered-off container node from its disk and wait for sshd."""
+        with locked(self.dir / ".lock"):
+            spec, node = self._container_node(name)
+            try:
+                self.containers.boot(spec, node, container_nodes.host_capabilities(), lan_mac(node["lan_ip"]))
+            except container_nodes.NodeError as exc:
+                raise VrackError(f"container node {name} of rack {self.name}: {exc}") from exc
+            self._wait_ready(dict(spec, nodes=[node]), timeout, time.monotonic())
+
     def status(self) -> dict:
         state = self.state() or {"nodes": []}
         live = self.pids(state)
@@ -1000,6 +1029,16 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_stop(args) -> int:
+    Rack(args.rack).stop_node(args.node)
+    return 0
+
+
+def cmd_start(args) -> int:
+    Rack(args.rack).start_node(args.node, args.timeout)
+    return 0
+
+
 def cmd_ssh(args) -> int:
     rack = Rack(args.rack)
     state = rack.state()
@@ -1036,6 +1075,16 @@ def main(argv=None) -> int:
     p.add_argument("rack", nargs="?")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+    p = sub.add_parser("stop", help="power one container node off, keeping its disk")
+    p.add_argument("rack")
+    p.add_argument("node")
+    p.set_defaults(func=cmd_stop)
+    p = sub.add_parser("start", help="boot a powered-off container node from its disk")
+    p.add_argument("rack")
+    p.add_argument("node")
+    p.add_argument("--timeout", type=int, default=int(os.environ.get("VRACK_BOOT_TIMEOUT", DEFAULT_BOOT_TIMEOUT)),
+                   help="seconds to wait for its sshd (default %(default)s)")
+    p.set_defaults(func=cmd_start)
     p = sub.add_parser("ssh", help="ssh into a node of a running rack")
     p.add_argument("rack")
     p.add_argument("node")

@@ -73,6 +73,14 @@ class ContainerRack:
     def ssh(self, node: str, command: str, check=True, timeout=120):
         return run([VRACK, "ssh", self.name, node, command], timeout=timeout, check=check)
 
+    def stop(self, node: str):
+        """Power one node off (its disk stays)."""
+        return run([VRACK, "stop", self.name, node], timeout=120)
+
+    def start(self, node: str):
+        """Boot a powered-off node from its disk; returns when its sshd answers."""
+        return run([VRACK, "start", self.name, node], timeout=360)
+
     def leftovers(self) -> list:
         """Processes, mounts, containers, bridge, netns, veths and cgroups of this rack still on the host."""
         nodes = [n["name"] for n in self.spec["nodes"]]

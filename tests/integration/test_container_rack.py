@@ -155,6 +155,24 @@ def test_containerd_from_the_bundle_runs_a_pod_sandbox_from_the_bundled_pause(ra
     assert re.search(r"ct-a\s+: ok=\d+\s+changed=0 ", second.stdout), second.stdout[-3000:]
 
 
+def test_a_node_powered_off_and_on_keeps_its_disk_and_boots_fresh(rack):
+    # What a reboot keeps (files in / and /var) and what it loses (tmpfs /run, the kernel's network state).
+    before = rack.ssh("ct-a", "echo kept > /root/on-root; echo kept > /var/on-var; echo gone > /run/on-run; "
+                              "ip link add vrack-t0 type dummy; cat /etc/machine-id").stdout.strip()
+    res = run([VRACK, "start", "pytest-ct2", "ct-a"], check=False)
+    assert res.returncode != 0 and "ct-a is not halted" in res.stderr
+    rack.stop("ct-a")
+    assert re.search(r"ct-a\s+container\s+stopped", run([VRACK, "status", "pytest-ct2"]).stdout)
+    assert rack.ssh("ct-b", "ping -c1 -W2 198.19.10.11", check=False).returncode != 0
+    rack.stop("ct-a")  # already off: nothing to do
+    rack.start("ct-a")
+    out = rack.ssh("ct-a", "cat /root/on-root /var/on-var; ls /run/on-run 2>&1; ip link show vrack-t0 2>&1; "
+                           "cat /etc/machine-id; systemctl is-system-running --wait", check=False).stdout
+    assert out.count("kept") == 2 and "No such file" in out and "does not exist" in out, out
+    assert before in out and re.search(r"^(running|degraded)$", out, re.M), out
+    assert rack.ssh("ct-b", "ping -c1 -W2 198.19.10.11", check=False).returncode == 0
+
+
 def test_a_bad_spec_is_refused_and_starts_nothing(tmp_path):
     spec = {"rack": "pytest-bad", "lan_cidr": CIDR, "nodes": [
         {"name": "x", "kind": "container", "lan_ip": "198.19.10.21"},
