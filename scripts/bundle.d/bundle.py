@@ -145,6 +145,14 @@ COMPONENTS = {
         "modules": ["github.com/coredns/coredns"],
         "packages": {"coredns": "github.com/coredns/coredns"},
     },
+    # An add-on, not a kubeadm image: scheduled on gpu_workers only
+    # (roles/nvidia_device_plugin). CGO: go-nvml dlopens libnvidia-ml at run
+    # time (the NVIDIA container toolkit mounts it into the pod on a GPU node).
+    "nvidia_device_plugin": {
+        "modules": ["github.com/NVIDIA/k8s-device-plugin"],
+        "packages": {"nvidia-device-plugin": "github.com/NVIDIA/k8s-device-plugin/cmd/nvidia-device-plugin"},
+        "cgo": True,
+    },
 }
 
 
@@ -175,6 +183,8 @@ def ldflags(component: str, version: str, release_time: str) -> list:
         return [f"-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion={v}"]
     if component == "crictl":
         return [f"-X sigs.k8s.io/cri-tools/pkg/version.Version={v}"]
+    if component == "nvidia_device_plugin":
+        return [f"-X github.com/NVIDIA/k8s-device-plugin/internal/info.version={v}"]
     # etcd, CoreDNS and runc carry their version in their source (a constant,
     # an embedded VERSION file); no commit hash is known for a module version.
     return []
@@ -214,6 +224,7 @@ def resolve(versions: dict, kubernetes: str | None = None, check_wrappers: bool 
     pins["etcd_image_tag"] = str(rel.get("etcd_image_tag", ""))
     for comp in ("containerd", "runc", "cni_plugins", "crictl"):
         pins[comp] = str((runtime.get(comp) or {}).get("version", ""))
+    pins["nvidia_device_plugin"] = str(((versions.get("nvidia") or {}).get("device_plugin") or {}).get("version", ""))
     for comp, ver in pins.items():
         if comp == "etcd_image_tag":
             if not re.match(r"^[0-9]+\.[0-9]+\.[0-9]+-[0-9]+$", ver) or not ver.startswith(pins["etcd"] + "-"):
@@ -222,7 +233,9 @@ def resolve(versions: dict, kubernetes: str | None = None, check_wrappers: bool 
             continue
         if not VERSION_RE.match(ver):
             where = (f"kubernetes.releases.{release}.{comp}" if comp in ("etcd", "coredns", "pause")
-                     else f"container_runtime.{comp}.version" if comp != "kubernetes" else "kubernetes.version")
+                     else "kubernetes.version" if comp == "kubernetes"
+                     else "nvidia.device_plugin.version" if comp == "nvidia_device_plugin"
+                     else f"container_runtime.{comp}.version")
             errors.append(f"{where}: version {ver!r} is not MAJOR.MINOR.PATCH")
     for comp in ("etcd", "coredns", "pause"):
         if pins[comp] and pins[comp] not in (versions.get(comp) or {}):
@@ -334,6 +347,11 @@ class GoBuilder:
             tags = K8S_TAGS.split(",")
         elif component == "containerd":
             tags = ["urfave_cli_no_docs"]
+        elif component == "nvidia_device_plugin":
+            # Upstream's Makefile links the same way: go-nvml's symbols are
+            # resolved by dlopen of libnvidia-ml at run time, not at link time.
+            env["CGO_ENABLED"] = "1"
+            extld = ["'-extldflags=-Wl,--export-dynamic -Wl,--unresolved-symbols=ignore-in-object-files'"]
         elif component == "runc":
             tags = ["seccomp", "urfave_cli_no_docs", "netgo", "osusergo"]
             env["CGO_ENABLED"] = "1"
@@ -456,12 +474,19 @@ def add_with_libraries(layer: Layer, binaries: list) -> set:
             continue
         done.add(path)
         add(path)
-        res = subprocess.run(["ldd", path], capture_output=True, text=True, check=False)
-        for line in res.stdout.splitlines():
-            m = re.search(r"=>\s+(/\S+)", line) or re.match(r"\s*(/\S+)\s+\(", line)
-            if m:
-                todo.append(m.group(1))
+        todo += linked_libraries(path)
     return files
+
+
+def linked_libraries(path: str) -> list:
+    """The shared libraries `ldd` says a binary loads (none for a static one)."""
+    res = subprocess.run(["ldd", path], capture_output=True, text=True, check=False)
+    libs = []
+    for line in res.stdout.splitlines():
+        m = re.search(r"=>\s+(/\S+)", line) or re.match(r"\s*(/\S+)\s+\(", line)
+        if m:
+            libs.append(m.group(1))
+    return libs
 
 
 def debian_packages_of(files: set) -> dict:
@@ -580,6 +605,7 @@ def check_versions(bindir: Path, cnidir: Path, pins: dict) -> dict:
         "crictl": (["--version"], f"crictl version v{pins['crictl']}"),
         "coredns": (["-version"], f"CoreDNS-{pins['coredns']}"),
         "pause": (["-v"], f"pause.go {pins['pause']}"),
+        "nvidia-device-plugin": (["--version"], f"v{pins['nvidia_device_plugin']}"),
     }
     seen, problems = {}, []
     for name, (args, want) in expect.items():
@@ -737,6 +763,29 @@ def _build_into(tmp: Path, pins: dict, builder: GoBuilder, go_version: str, key:
                                 + "; ".join(origins[b] for b in binaries if b in origins),
                       "image": ref, "manifest_digest": digest, **contents})
         images.append({"name": ref, "path": str(out.relative_to(tmp)), "manifest_digest": digest})
+    for ref, (what, _keys, _key) in sorted(PLAN_LIB.addon_image_names(load_versions()).items()):
+        if what != "nvidia-device-plugin":
+            raise BundleError(f"this builder cannot assemble the add-on image {ref} ({what})")
+        layer = base_layer()
+        # The binary is linked against glibc (CGO): take it and the libraries
+        # ldd names from the machine that built it, like kube-proxy's tools.
+        target = "/usr/bin/nvidia-device-plugin"
+        binary = str(built["nvidia-device-plugin"][0])
+        layer.file(target.lstrip("/"), binary)
+        libs = add_with_libraries(layer, linked_libraries(binary))
+        out = imgdir.parent / PLAN_LIB.image_file(ref)
+        digest = write_oci_archive(
+            out, ref, layer, [target],
+            # The variables NVIDIA's image sets: the container toolkit on a GPU
+            # node mounts the driver's libraries (libnvidia-ml) into the pod.
+            env=[PATH_ENV, "NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility",
+                 "NVIDIA_DISABLE_REQUIRE=true"])
+        files.append({"path": str(out.relative_to(tmp)), "sha256": file_sha256(out), "size": out.stat().st_size,
+                      "component": f"image {ref}", "version": pins["nvidia_device_plugin"],
+                      "origin": "assembled here (OCI archive, one layer) from " + origins["nvidia-device-plugin"]
+                                + "; glibc from this machine's Debian packages",
+                      "image": ref, "manifest_digest": digest, "debian_packages": debian_packages_of(libs)})
+        images.append({"name": ref, "path": str(out.relative_to(tmp)), "manifest_digest": digest})
     shutil.rmtree(work)
     manifest = {
         "layout": MANIFEST_LIB.LAYOUT,
@@ -840,8 +889,9 @@ def wrap(component: str, version: str) -> Path:
         (target / "go.sum").touch()
         list_env = dict(env)
         tags = K8S_TAGS if component == "kubernetes" else ""
-        if component == "runc":
+        if spec.get("cgo"):
             list_env["CGO_ENABLED"] = "1"
+        if component == "runc":
             tags = "seccomp,urfave_cli_no_docs,netgo,osusergo"
         argv = [builder.go, "list", "-deps"] + (["-tags", tags] if tags else []) + list(spec["packages"].values())
         builder.run(argv, target, list_env, what=f"go list -deps ({component} {version})")

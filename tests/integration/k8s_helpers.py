@@ -21,7 +21,10 @@ from pathlib import Path
 import yaml
 from bundle_helpers import ROOT, VENV_BIN, ContainerRack, ansible_env, run
 
-VERSION = yaml.safe_load((ROOT / "versions.yml").read_text())["kubernetes"]["version"]
+VERSIONS = yaml.safe_load((ROOT / "versions.yml").read_text())
+VERSION = VERSIONS["kubernetes"]["version"]
+DEVICE_PLUGIN_IMAGE = (f"{VERSIONS['nvidia']['device_plugin']['image']}:"
+                       f"v{VERSIONS['nvidia']['device_plugin']['version']}")
 BUSYBOX_IMAGE = "localhost/baremetal-mlops/test-busybox:1"
 BUSYBOX_APPLETS = ["sh", "nslookup", "httpd", "nc", "sleep", "cat", "echo", "sha256sum", "mkdir", "ls"]
 
@@ -56,12 +59,13 @@ def recap(text: str) -> dict:
 
 class Cluster:
     def __init__(self, tmp: Path, bundle: Path, rack: str, cidr: str, control_planes: list, workers: list,
-                 extra_vars: dict | None = None):
+                 extra_vars: dict | None = None, gpu_workers: list | None = None):
         self.tmp = tmp
         self.bundle = bundle
         self.name = rack
         self.control_planes = control_planes
         self.workers = workers
+        self.gpu_workers = gpu_workers or []
         self.kubeconfig = tmp / "admin.conf"
         self.inventory = tmp / "hosts.yml"
         self.extra_vars = extra_vars or {}
@@ -79,6 +83,9 @@ class Cluster:
                 "vrack_rack": self.name, "vrack_node_kind": "container",
                 "kubeadm_cluster_name": "pytest",
                 "kubeadm_admin_kubeconfig": str(self.kubeconfig),
+                # No GPU here: the device plugin waits instead of exiting (a cluster-wide setting:
+                # the role runs once, on the first control plane).
+                "nvidia_device_plugin_fail_on_init_error": False,
                 **self.extra_vars,
             },
             # Connection settings for the nodes only (all's would reach the implicit localhost too).
@@ -89,9 +96,11 @@ class Cluster:
             }, "children": {
                 "control_plane": {"hosts": {n: {"vrack_lan_ip": ip} for n, ip in self.control_planes}},
                 "workers": {"hosts": {n: {"vrack_lan_ip": ip} for n, ip in self.workers},
-                            "vars": {"container_runtime_images": [
-                                "registry.k8s.io/pause:3.10.1", f"registry.k8s.io/kube-proxy:v{VERSION}",
-                                "registry.k8s.io/coredns/coredns:v1.13.1"]}},
+                            "vars": {"container_runtime_images": "worker"}},
+                # GPU workers (a subset of the workers): they import the device plugin's image and
+                # the plugin is scheduled there only.
+                "gpu_workers": {"hosts": {n: {} for n in self.gpu_workers},
+                                "vars": {"container_runtime_extra_images": [DEVICE_PLUGIN_IMAGE]}},
             }}},
         }}
         self.inventory.write_text(yaml.safe_dump(inv))
@@ -119,14 +128,6 @@ class Cluster:
                 "nodes": self.nodes, "etcd_members": len(self.control_planes), **params}
         return run([VENV_BIN / "ansible", "localhost", "-m", "baremetal.mlops.k8s_cluster_health",
                     "-a", json.dumps(args), "-o"], timeout=900, check=False, cwd=ROOT, env=self.env())
-
-    def runc(self, *args, check=True):
-        return run(["runc", "--root", ROOT / ".vrack" / self.name / "runc", *args], check=check)
-
-    def container_id(self, node: str) -> str:
-        ids = [i for i in self.runc("list", "-q").stdout.split() if i.endswith(node)]
-        assert len(ids) == 1, ids
-        return ids[0]
 
     def load_image(self, archive: Path, nodes: list):
         for node in nodes:

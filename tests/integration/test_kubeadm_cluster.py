@@ -5,10 +5,11 @@ host (198.19.20.0/24; nothing routed off the machine), installs the
 container runtime and Kubernetes from the offline bundle with
 playbooks/runtime.yml and playbooks/kubernetes.yml, then checks the cluster
 through the API (baremetal.mlops.k8s_cluster_health and kubectl), re-runs the
-playbook (changed=0) and in check mode, freezes the first control plane
-(`runc pause`: a node that stops answering) and checks that the API still
-answers through the node-local endpoint and a new pod schedules, then thaws
-it and waits until it is healthy again. The first run is made at -vvv and its
+playbook (changed=0) and in check mode, powers the first control plane off
+(`scripts/vrack stop`: systemd halts, its network goes, its disk stays) and
+checks that the API still answers through the node-local endpoint and a new
+pod schedules, then boots it again (`scripts/vrack start`) and waits until it
+has rejoined (node Ready, etcd member healthy). The first run is made at -vvv and its
 output searched for the join token, certificate key and kubeconfig keys.
 Needs root (runc, mounts, network namespaces), as CI runs.
 """
@@ -29,12 +30,14 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="container nodes need 
 
 CONTROL_PLANES = [("k8s-cp1", "198.19.20.11"), ("k8s-cp2", "198.19.20.12"), ("k8s-cp3", "198.19.20.13")]
 WORKERS = [("k8s-w1", "198.19.20.21"), ("k8s-w2", "198.19.20.22")]
+# In gpu_workers (no GPU here): the NVIDIA device plugin must land there and on no other node.
+GPU_WORKER = "k8s-w2"
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     c = Cluster(tmp_path_factory.mktemp("k8s"), built_bundle(), "pytest-k8s", "198.19.20.0/24",
-                CONTROL_PLANES, WORKERS)
+                CONTROL_PLANES, WORKERS, gpu_workers=[GPU_WORKER])
     c.rack.up()
     try:
         run([VENV_BIN / "ansible-playbook", "-i", c.inventory, "playbooks/runtime.yml",
@@ -85,9 +88,9 @@ def test_check_and_diff_on_the_running_cluster_change_nothing(cluster):
     assert changed and all(v == 0 for v in changed.values()), res.stdout[-4000:]
 
 
-def test_losing_the_first_control_plane_keeps_the_api_and_scheduling(cluster):
-    cp1 = cluster.container_id("k8s-cp1")
-    cluster.runc("pause", cp1)
+def test_losing_the_first_control_plane_keeps_the_api_and_scheduling_and_it_rejoins(cluster):
+    # Powered off for real (systemd halts, its network goes; its disk stays), then booted again.
+    cluster.rack.stop("k8s-cp1")
     try:
         # Through the node-local endpoint of another node (HAProxy marks cp1 down in ~4 s).
         deadline = time.monotonic() + 60
@@ -110,11 +113,19 @@ def test_losing_the_first_control_plane_keeps_the_api_and_scheduling(cluster):
                 break
             time.sleep(3)
         assert phase == "Running"
+        # The API knows it lost a node and etcd a member.
+        res = cluster.health()
+        assert '"healthy": false' in res.stdout and "k8s-cp1" in res.stdout, res.stdout[-3000:]
     finally:
-        cluster.runc("resume", cp1)
-    res = cluster.health(wait_timeout=300)
-    assert res.returncode == 0, res.stdout[-3000:]
+        cluster.rack.start("k8s-cp1")
+    # Booted from its disk: kubelet, its static pods and its etcd member come back on their own.
+    res = cluster.health(wait_timeout=420)
+    assert res.returncode == 0 and '"healthy": true' in res.stdout, res.stdout[-3000:]
     cluster.kubectl("delete", "pod", "after-loss", "--wait=false")
+    # After the reboot the playbook still has nothing to do on it (routes, units, endpoint all came back).
+    res = cluster.play("playbooks/kubernetes.yml")
+    changed = {h: r["changed"] for h, r in recap(res.stdout).items()}
+    assert changed and all(v == 0 for v in changed.values()), res.stdout[-4000:]
 
 
 def test_health_names_the_node_whose_kubelet_stopped(cluster):
@@ -200,13 +211,20 @@ def test_a_pod_reaches_a_pod_on_another_node_and_a_service(pods):
 
 
 def test_verify_kubernetes_layer_passes_then_names_a_stopped_kubelet_and_a_wrong_version(cluster, tmp_path):
-    def verify(name):
+    def verify(name, gpu=False):
+        # gpu=False: the GPU worker's allocatable check is left out (its node has no GPU here).
         env = {**cluster.env(), "MLOPS_VERIFY_REPORT_DIR": str(tmp_path / name)}
         res = run([VENV_BIN / "ansible-playbook", "-i", cluster.inventory, "verify.yml", "--tags", "kubernetes",
-                   "-e", f"verify_kubernetes_kubeconfig={cluster.kubeconfig}"], timeout=600, check=False,
+                   "-e", f"verify_kubernetes_kubeconfig={cluster.kubeconfig}",
+                   *([] if gpu else ["-e", '{"verify_kubernetes_gpu_nodes": []}'])],
+                  timeout=600, check=False,
                   cwd=ROOT, env=env)
         return res, (tmp_path / name / "verify-report.json")
 
+    # The GPU worker has no GPU here: verify's allocatable check runs against the real node and fails naming it.
+    res = verify("gpu", gpu=True)[0]
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and f"{GPU_WORKER} allocatable nvidia.com/gpu=0" in out, out[-3000:]
     res, report = verify("green")
     assert res.returncode == 0, res.stdout[-3000:]
     assert report.exists()
@@ -231,6 +249,64 @@ def test_verify_kubernetes_layer_passes_then_names_a_stopped_kubelet_and_a_wrong
     finally:
         cluster.rack.ssh("k8s-w1", "systemctl start kubelet")
     assert cluster.health(wait_timeout=300).returncode == 0
+
+
+def plugin_pods(cluster):
+    out = cluster.kubectl("-n", "kube-system", "get", "pods", "-l", "app.kubernetes.io/name=nvidia-device-plugin",
+                          "-o", "jsonpath={range .items[*]}{.spec.nodeName} {.status.phase}{'\\n'}{end}").stdout
+    return sorted(line for line in out.split("\n") if line)
+
+
+def test_device_plugin_lands_on_the_gpu_worker_and_no_other_node(cluster):
+    # The scheduling rule, proven on the real cluster; no GPU here, so the plugin only waits
+    # (FAIL_ON_INIT_ERROR false) and nvidia.com/gpu allocatable is not checked here.
+    assert plugin_pods(cluster) == [f"{GPU_WORKER} Running"]
+    labelled = cluster.kubectl("get", "nodes", "-l", "baremetal.mlops/gpu=true", "-o", "name").stdout.split()
+    assert labelled == [f"node/{GPU_WORKER}"]
+    log = cluster.kubectl("-n", "kube-system", "logs", "daemonset/nvidia-device-plugin").stdout
+    assert "0.19.1" in log, log[-2000:]
+    # A stray GPU label on another node puts a plugin pod there; the next run takes the label off again.
+    cluster.kubectl("label", "node", "k8s-w1", "baremetal.mlops/gpu=true")
+    deadline = time.monotonic() + 60
+    while "k8s-w1" not in " ".join(plugin_pods(cluster)) and time.monotonic() < deadline:
+        time.sleep(2)
+    res = cluster.play("playbooks/kubernetes.yml", "--tags", "gpu")
+    assert "Take the label off nodes that are not GPU workers" in res.stdout
+    deadline = time.monotonic() + 120
+    while plugin_pods(cluster) != [f"{GPU_WORKER} Running"] and time.monotonic() < deadline:
+        time.sleep(3)
+    assert plugin_pods(cluster) == [f"{GPU_WORKER} Running"]
+    assert cluster.kubectl("get", "node", "k8s-w1", "-o", "jsonpath={.metadata.labels}").stdout.find(
+        "baremetal.mlops/gpu") == -1
+
+
+def test_device_plugin_without_nvml_fails_naming_the_node_and_the_fix(cluster):
+    # Upstream's default (exit when NVML cannot start) on a GPU worker without a driver: the play names the node.
+    res = cluster.play("playbooks/kubernetes.yml", "--tags", "gpu", "-e", "nvidia_device_plugin_fail_on_init_error=true",
+                       "-e", "nvidia_device_plugin_wait_timeout=30", check=False)
+    out = " ".join(res.stdout.split())
+    try:
+        assert res.returncode != 0, out[-2000:]
+        assert f"not ready on every node of gpu_workers after 30 s: {GPU_WORKER}: pod nvidia-device-plugin-" in out
+        assert "NVML not found means the node's driver or the NVIDIA container toolkit is missing" in out
+    finally:
+        cluster.play("playbooks/kubernetes.yml", "--tags", "gpu")
+    deadline = time.monotonic() + 60
+    while plugin_pods(cluster) != [f"{GPU_WORKER} Running"] and time.monotonic() < deadline:
+        time.sleep(2)
+    assert plugin_pods(cluster) == [f"{GPU_WORKER} Running"]
+
+
+def test_device_plugin_refuses_a_gpu_worker_without_its_image(cluster, tmp_path):
+    inv = yaml.safe_load(cluster.inventory.read_text())
+    inv["all"]["children"]["k8s_cluster"]["children"]["gpu_workers"]["vars"]["container_runtime_extra_images"] = []
+    bad = tmp_path / "no-plugin-image.yml"
+    bad.write_text(yaml.safe_dump(inv))
+    res = run([VENV_BIN / "ansible-playbook", "-i", bad, "playbooks/kubernetes.yml", "--tags", "gpu",
+               "-e", f"mlops_bundle_dir={cluster.bundle}"], timeout=300, check=False, cwd=ROOT, env=cluster.env())
+    assert res.returncode != 0, res.stdout[-2000:]
+    assert f"{GPU_WORKER}: in group gpu_workers" in res.stdout and "container_runtime_extra_images" in res.stdout
+    assert not re.search(r"changed=[1-9]", res.stdout)
 
 
 def test_preflight_refuses_bad_input_naming_the_host_and_the_fix(cluster, tmp_path):

@@ -11,7 +11,8 @@ into the same bundle layout ``scripts/bundle`` builds from source:
   ``sha256:<hex>`` for ``ansible.builtin.get_url``, ``dest`` under the
   download directory) and, for archives, the ``members`` to take out of it
   and where they go in the bundle;
-- ``images``: every image kubeadm lists, by name, with the registry digest
+- ``images``: every image kubeadm lists and the add-ons (the NVIDIA device
+  plugin), by name, with the registry digest
   versions.yml pins (``digest: None`` where none is pinned) and the
   ``source`` skopeo copies from: by digest when pinned, else by tag;
 - ``unpinned``: the image names without a digest (the playbook refuses them
@@ -49,6 +50,15 @@ def image_names(release, rel):
         "coredns", ("coredns", str(rel.get("coredns"))), "image_digest")
     names["registry.k8s.io/pause:%s" % rel.get("pause")] = ("pause", ("pause", str(rel.get("pause"))), "image_digest")
     return names
+
+
+def addon_image_names(versions):
+    """Images the bundle carries beside kubeadm's (add-ons the roles deploy), same shape as image_names."""
+    plugin = (versions.get("nvidia") or {}).get("device_plugin") or {}
+    if not plugin.get("version") or not plugin.get("image"):
+        return {}
+    return {"%s:v%s" % (plugin["image"], plugin["version"]): (
+        "nvidia-device-plugin", ("nvidia", "device_plugin"), "image_digest")}
 
 
 def image_file(name):
@@ -130,7 +140,9 @@ def download_plan(versions, release=None, arch="amd64"):
             errors.append("%s: no version pinned in versions.yml" % entry["component"])
 
     images, unpinned = [], []
-    for name, (comp, keys, key) in sorted(image_names(release, rel).items()):
+    wanted = dict(image_names(release, rel))
+    wanted.update(addon_image_names(versions))
+    for name, (comp, keys, key) in sorted(wanted.items()):
         node = versions
         for part in keys:
             node = node.get(part) if isinstance(node, dict) else None
@@ -162,6 +174,8 @@ def pins_of(plan):
             pins["etcd_image_tag"] = tag
         elif image["component"] in ("coredns", "pause"):
             pins[image["component"]] = tag.lstrip("v")
+        elif image["component"] == "nvidia-device-plugin":
+            pins["nvidia_device_plugin"] = tag.lstrip("v")
     return pins
 
 

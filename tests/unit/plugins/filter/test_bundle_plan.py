@@ -58,9 +58,15 @@ def test_images_are_copied_by_digest_where_pinned_and_listed_where_not(versions)
     assert images["registry.k8s.io/coredns/coredns:v1.13.1"]["source"].startswith(
         "docker://registry.k8s.io/coredns/coredns@sha256:")
     assert sorted(plan["unpinned"]) == [
+        "nvcr.io/nvidia/k8s-device-plugin:v0.19.1",
         "registry.k8s.io/etcd:3.6.6-0", "registry.k8s.io/kube-apiserver:v1.35.8",
         "registry.k8s.io/kube-controller-manager:v1.35.8", "registry.k8s.io/kube-proxy:v1.35.8",
         "registry.k8s.io/kube-scheduler:v1.35.8"]
+    # The add-on image beside kubeadm's: NVIDIA's, by tag (no digest pinned).
+    plugin = images["nvcr.io/nvidia/k8s-device-plugin:v0.19.1"]
+    assert plugin["source"] == "docker://nvcr.io/nvidia/k8s-device-plugin:v0.19.1"
+    assert plugin["pin"] == "nvidia.device_plugin.image_digest"
+    assert plugin["path"] == "images/nvidia_k8s-device-plugin_v0.19.1.tar"
     assert images["registry.k8s.io/etcd:3.6.6-0"]["source"] == "docker://registry.k8s.io/etcd:3.6.6-0"
     assert images["registry.k8s.io/etcd:3.6.6-0"]["pin"] == "etcd.3.6.6.image_digest"
     # Same file names as the bundle built from source.
@@ -108,7 +114,7 @@ def test_manifest_entries_from_what_was_downloaded(versions):
         bp.file_entries([{"item": "bin/runc", "stat": {"exists": False}}], plan, [])
     assert bp.pins_of(plan) == {"kubernetes": "1.35.8", "containerd": "2.2.7", "runc": "1.4.3", "cni_plugins": "1.9.1",
                                 "crictl": "1.34.0", "etcd": "3.6.6", "etcd_image_tag": "3.6.6-0",
-                                "coredns": "1.13.1", "pause": "3.10.1"}
+                                "coredns": "1.13.1", "pause": "3.10.1", "nvidia_device_plugin": "0.19.1"}
 
 
 def test_image_names_of_a_release_are_the_names_kubeadm_lists():
