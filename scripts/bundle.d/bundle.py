@@ -21,7 +21,7 @@ under the exact names kubeadm lists.
 The layout (manifest.json lists every file with its sha256, size, version
 and origin):
   bin/       kubeadm kubelet kubectl containerd containerd-shim-runc-v2 ctr
-             runc crictl etcdctl
+             runc crictl etcdctl etcdutl
   cni/bin/   the CNI plugins versions.yml names
   images/    one OCI archive per image (io.containerd.image.name = its name)
 
@@ -110,9 +110,11 @@ COMPONENTS = {
         "relative_replaces": "staging",
     },
     "etcd": {
-        "modules": ["go.etcd.io/etcd/server/v3", "go.etcd.io/etcd/etcdctl/v3"],
-        "packages": {"etcd": "go.etcd.io/etcd/server/v3", "etcdctl": "go.etcd.io/etcd/etcdctl/v3"},
-        # server/v3 and etcdctl/v3 replace their siblings (api/v3, client/v3...)
+        "modules": ["go.etcd.io/etcd/server/v3", "go.etcd.io/etcd/etcdctl/v3", "go.etcd.io/etcd/etcdutl/v3"],
+        # etcdutl: snapshot status and restore (etcdctl 3.6 has only snapshot save).
+        "packages": {"etcd": "go.etcd.io/etcd/server/v3", "etcdctl": "go.etcd.io/etcd/etcdctl/v3",
+                     "etcdutl": "go.etcd.io/etcd/etcdutl/v3"},
+        # server/v3, etcdctl/v3 and etcdutl/v3 replace their siblings (api/v3, client/v3...)
         # with ../ paths; they also require them at the same version, which is
         # what the wrapper resolves to without any replace.
         "relative_replaces": "siblings",
@@ -598,6 +600,7 @@ def check_versions(bindir: Path, cnidir: Path, pins: dict) -> dict:
         "kube-proxy": (["--version"], f"Kubernetes {kv}"),
         "etcd": (["--version"], f"etcd Version: {pins['etcd']}"),
         "etcdctl": (["version"], f"etcdctl version: {pins['etcd']}"),
+        "etcdutl": (["version"], f"etcdutl version: {pins['etcd']}"),
         "containerd": (["--version"], f"containerd/v2 v{pins['containerd']}"),
         "ctr": (["--version"], f" v{pins['containerd']}"),
         "containerd-shim-runc-v2": (["-v"], f"v{pins['containerd']}"),
@@ -700,7 +703,7 @@ def _build_into(tmp: Path, pins: dict, builder: GoBuilder, go_version: str, key:
                       "component": component, "version": version, "origin": origin, **(extra or {})})
 
     for name in ("kubeadm", "kubelet", "kubectl", "containerd", "containerd-shim-runc-v2", "ctr", "runc",
-                 "crictl", "etcdctl"):
+                 "crictl", "etcdctl", "etcdutl"):
         path, comp = built[name]
         add(f"bin/{name}", path, name, pins[comp], origins[name])
     for plugin in pins["cni_plugin_list"]:
@@ -742,6 +745,7 @@ def _build_into(tmp: Path, pins: dict, builder: GoBuilder, go_version: str, key:
         elif what == "etcd":
             layer.file("usr/local/bin/etcd", str(built["etcd"][0]))
             layer.file("usr/local/bin/etcdctl", str(built["etcdctl"][0]))
+            layer.file("usr/local/bin/etcdutl", str(built["etcdutl"][0]))
             layer.dir("var/lib/etcd", 0o700)
             entry = ["/usr/local/bin/etcd"]
         elif what == "coredns":
@@ -755,7 +759,7 @@ def _build_into(tmp: Path, pins: dict, builder: GoBuilder, go_version: str, key:
         comp = {"etcd": "etcd", "coredns": "coredns", "pause": "pause"}.get(what, "kubernetes")
         version = pins[comp] if comp != "etcd" else pins["etcd_image_tag"]
         binaries = [n for n in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy",
-                                "etcd", "etcdctl", "coredns", "pause") if layer.entries.get(
+                                "etcd", "etcdctl", "etcdutl", "coredns", "pause") if layer.entries.get(
                                     f"usr/local/bin/{n}") or (n in ("coredns", "pause") and what == n)]
         files.append({"path": str(out.relative_to(tmp)), "sha256": file_sha256(out), "size": out.stat().st_size,
                       "component": f"image {ref}", "version": version,

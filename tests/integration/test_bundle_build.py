@@ -50,6 +50,7 @@ def test_manifest_verifies_every_file(bundle):
     ("kubelet", ["--version"], f"Kubernetes v{K8S}"),
     ("kubectl", ["version", "--client"], f"Client Version: v{K8S}"),
     ("etcdctl", ["version"], f"etcdctl version: {REL['etcd']}"),
+    ("etcdutl", ["version"], f"etcdutl version: {REL['etcd']}"),
     ("containerd", ["--version"], f"v{RT['containerd']['version']}"),
     ("ctr", ["--version"], f"v{RT['containerd']['version']}"),
     ("containerd-shim-runc-v2", ["-v"], f"v{RT['containerd']['version']}"),
@@ -82,11 +83,15 @@ def image_names(bundle: Path) -> dict:
     return names
 
 
-def test_images_are_exactly_what_kubeadm_lists(bundle):
+PLUGIN = VERSIONS["nvidia"]["device_plugin"]
+PLUGIN_IMAGE = f"{PLUGIN['image']}:v{PLUGIN['version']}"
+
+
+def test_images_are_exactly_what_kubeadm_lists_and_the_device_plugin(bundle):
     listed = run([bundle / "bin" / "kubeadm", "config", "images", "list", "--kubernetes-version", f"v{K8S}"])
     expected = sorted(line.strip() for line in listed.stdout.splitlines() if line.strip())
     names = image_names(bundle)
-    assert sorted(names) == expected
+    assert sorted(names) == sorted(expected + [PLUGIN_IMAGE])
     assert f"registry.k8s.io/etcd:{REL['etcd_image_tag']}" in names
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert {i["name"]: i["manifest_digest"] for i in manifest["images"]} == names
@@ -106,6 +111,27 @@ def test_kube_proxy_image_carries_nft_and_iptables_with_their_libraries(bundle):
     entry = next(f for f in json.loads((bundle / "manifest.json").read_text())["files"]
                  if f["path"] == str(path.relative_to(bundle)))
     assert "nftables" in entry["debian_packages"] and "libc6" in entry["debian_packages"]
+
+
+def layer_of(path: Path):
+    with tarfile.open(path) as tar:
+        index = json.loads(tar.extractfile("index.json").read())
+        manifest = json.loads(tar.extractfile("blobs/sha256/" + index["manifests"][0]["digest"][7:]).read())
+        config = json.loads(tar.extractfile("blobs/sha256/" + manifest["config"]["digest"][7:]).read())
+        layer = tar.extractfile("blobs/sha256/" + manifest["layers"][0]["digest"][7:])
+        with tarfile.open(fileobj=layer) as inner:
+            return set(inner.getnames()), config
+
+
+def test_device_plugin_image_runs_the_plugin_with_glibc_and_nvidias_variables(bundle):
+    names, config = layer_of(next((bundle / "images").glob("nvidia_k8s-device-plugin_*.tar")))
+    for want in ("usr/bin/nvidia-device-plugin", "usr/lib/x86_64-linux-gnu/libc.so.6",
+                 "usr/lib64/ld-linux-x86-64.so.2"):
+        assert want in names, want
+    assert config["config"]["Entrypoint"] == ["/usr/bin/nvidia-device-plugin"]
+    assert "NVIDIA_VISIBLE_DEVICES=all" in config["config"]["Env"]
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["version_output"]["nvidia-device-plugin"] == f"NVIDIA Device Plugin version v{PLUGIN['version']}"
 
 
 def test_second_build_is_a_no_op(bundle):

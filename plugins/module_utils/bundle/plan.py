@@ -132,7 +132,8 @@ def download_plan(versions, release=None, arch="amd64"):
         "checksum": _pin(errors, (etcd.get("archive") or {}).get(arch), "etcd.%s.archive.%s" % (ev, arch)),
         "url": "%s/etcd-io/etcd/releases/download/v%s/etcd-v%s-linux-%s.tar.gz" % (GITHUB, ev, ev, arch),
         "dest": "etcd-v%s-linux-%s.tar.gz" % (ev, arch),
-        "members": {"etcd-v%s-linux-%s/etcdctl" % (ev, arch): "bin/etcdctl"}})
+        "members": {"etcd-v%s-linux-%s/etcdctl" % (ev, arch): "bin/etcdctl",
+                    "etcd-v%s-linux-%s/etcdutl" % (ev, arch): "bin/etcdutl"}})
 
     for entry in downloads:
         entry["members_list"] = [{"key": k, "value": v} for k, v in sorted(entry["members"].items())]
@@ -194,7 +195,8 @@ def file_entries(stat_results, plan, images):
     origin = {}
     for d in plan["downloads"]:
         for dest in d["members"].values():
-            origin[dest] = (d["component"] if not dest.startswith("cni/") else "cni-plugin-" + dest.rsplit("/", 1)[1],
+            # Named per file, as scripts/bundle names them (bin/ctr is "ctr", bin/etcdutl "etcdutl").
+            origin[dest] = ("cni-plugin-" + dest.rsplit("/", 1)[1] if dest.startswith("cni/") else dest.rsplit("/", 1)[1],
                             d["version"], "downloaded from %s, sha256 verified against versions.yml (%s)"
                             % (d["url"], d["checksum"]))
     by_path = dict((i["path"], i) for i in images)

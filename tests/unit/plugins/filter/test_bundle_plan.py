@@ -40,11 +40,13 @@ def test_plan_of_the_pinned_release_is_complete(versions):
     assert sorted(d["cni_plugins"]["members"].values()) == [
         "cni/bin/bridge", "cni/bin/host-local", "cni/bin/loopback", "cni/bin/portmap"]
     assert d["crictl"]["url"].endswith("/v1.34.0/crictl-v1.34.0-linux-amd64.tar.gz")
-    assert d["etcdctl"]["members"] == {"etcd-v3.6.6-linux-amd64/etcdctl": "bin/etcdctl"}
+    assert d["etcdctl"]["members"] == {"etcd-v3.6.6-linux-amd64/etcdctl": "bin/etcdctl",
+                                       "etcd-v3.6.6-linux-amd64/etcdutl": "bin/etcdutl"}
     # The same layout scripts/bundle builds: bin/ and cni/bin/.
     dests = sorted(v for e in plan["downloads"] for v in e["members"].values())
     assert dests == sorted(["bin/kubeadm", "bin/kubelet", "bin/kubectl", "bin/containerd",
                             "bin/containerd-shim-runc-v2", "bin/ctr", "bin/runc", "bin/crictl", "bin/etcdctl",
+                            "bin/etcdutl",
                             "cni/bin/bridge", "cni/bin/host-local", "cni/bin/loopback", "cni/bin/portmap"])
     for entry in plan["downloads"]:
         assert entry["checksum"].startswith("sha256:") and entry["url"].startswith("https://")
