@@ -12,5 +12,5 @@ def test_reads_a_leaf_and_a_section():
 
 
 def test_unknown_path_names_the_missing_key_and_what_is_there():
-    with pytest.raises(AnsibleLookupError, match=r"no 'drivr' under nvidia; there: container_toolkit, driver"):
+    with pytest.raises(AnsibleLookupError, match=r"no 'drivr' under nvidia; there: container_toolkit, device_plugin, driver"):
         versions.resolve(versions.load_versions(), "nvidia.drivr")
