@@ -38,13 +38,14 @@ def render(tmp_path, kind, cgroup_version, container_node):
                 mode: "0600"
         """))
     inventory = tmp_path / "hosts.yml"
-    inventory.write_text(yaml.safe_dump({"all": {"children": {"control_plane": {"hosts": {
-        "cp1": {"kubeadm_node_ip": "10.0.0.11"}, "cp2": {"kubeadm_node_ip": "10.0.0.12"},
-        "cp3": {"kubeadm_node_ip": "10.0.0.13"}}}}}}))
+    inventory.write_text(yaml.safe_dump({"all": {"children": {"k8s_cluster": {"children": {"control_plane": {"hosts": {
+        "cp1": {"ansible_host": "10.0.0.11"}, "cp2": {"ansible_host": "10.0.0.12"},
+        "cp3": {"ansible_host": "10.0.0.13"}}}}}}}}))
     result = run_ansible("ansible-playbook", "-i", inventory, "-c", "local", play,
                          "-e", f"ansible_python_interpreter={sys.executable}",
                          "-e", "kubeadm_endpoint=control-plane.mlops.internal:6444",
                          "-e", f"@{ROOT / 'roles' / 'kubeadm' / 'defaults' / 'main.yml'}",
+                         "-e", f"@{ROOT / 'roles' / 'kubeadm' / 'vars' / 'main.yml'}",
                          "-e", "kubeadm_kubernetes_version=1.35.8", timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     return {doc["kind"]: doc for doc in yaml.safe_load_all(dest.read_text()) if doc}
@@ -63,6 +64,8 @@ def test_a_cgroup_v2_bare_metal_node_gets_none_of_the_cgroup_v1_or_container_set
         assert "conntrack" not in docs["KubeProxyConfiguration"]
         assert docs["ClusterConfiguration"]["kubernetesVersion"] == "v1.35.8"
         assert docs["InitConfiguration"]["bootstrapTokens"] == []
+        sans = docs["ClusterConfiguration"]["apiServer"]["certSANs"]
+        assert {"10.0.0.11", "10.0.0.12", "10.0.0.13"} <= set(sans), sans
         assert TOKEN not in text
     else:
         assert docs["JoinConfiguration"]["discovery"]["bootstrapToken"]["token"] == TOKEN
