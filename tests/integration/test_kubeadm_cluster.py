@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import base64
+import json
 import re
 import time
 
@@ -334,6 +335,18 @@ def test_preflight_refuses_bad_input_naming_the_host_and_the_fix(cluster, tmp_pa
     res = preflight("--limit", "k8s-w1", "-e", '{"kubeadm_required_cgroup_controllers": ["cpu", "memory", "hugetlb_missing"]}')
     assert res.returncode != 0 and "k8s-w1: cgroup controllers hugetlb_missing are not enabled" in res.stdout
 
+    # A member whose installed kubelet is another version (a stand-in binary over the path; the running
+    # kubelet is not touched): kubernetes.yml would swap it in place without a drain, so it is refused.
+    cluster.rack.ssh("k8s-w1", "printf '#!/bin/sh\\necho Kubernetes v1.34.11\\n' > /tmp/old-kubelet && "
+                               "chmod +x /tmp/old-kubelet && mount --bind /tmp/old-kubelet /usr/local/bin/kubelet")
+    try:
+        res = preflight("--limit", "k8s-w1")
+        out = " ".join(res.stdout.split())
+        assert res.returncode != 0 and "k8s-w1 is a member of the cluster with kubelet v1.34.11" in out, out[-2000:]
+        assert "playbooks/upgrade.yml" in out
+    finally:
+        cluster.rack.ssh("k8s-w1", "umount /usr/local/bin/kubelet")
+
 
 def test_even_number_of_control_planes_is_refused_before_anything(cluster, tmp_path):
     inv = yaml.safe_load(cluster.inventory.read_text())
@@ -385,3 +398,106 @@ def test_a_claim_binds_on_the_local_storage_class_and_a_pod_writes_and_reads_bac
         assert cluster.rack.ssh(node, f"cat {path}/file").stdout.strip() == "written-by-pod"
     finally:
         cluster.kubectl("delete", "pod", "writer", "--wait=false", check=False)
+
+
+# ---- Day 2 (issue 10) on the same cluster: backup and restore, remove, reset, add ----
+
+def test_backup_is_verified_and_kept_and_a_restore_rolls_the_cluster_back(cluster, tmp_path):
+    dest = tmp_path / "backups"
+    cluster.kubectl("create", "configmap", "before-backup", "--from-literal=k=v")
+    for keep in (2, 2, 1):
+        res = cluster.play("playbooks/backup.yml", "-e", f"etcd_backup_dest={dest}", "-e", f"etcd_backup_keep={keep}")
+        assert "etcd snapshot of pytest at revision" in res.stdout
+        time.sleep(1)  # the backups are named by the second
+    kept = sorted((dest / "pytest").iterdir())
+    assert len(kept) == 1  # retention: the newest one
+    backup = kept[0]
+    meta = json.loads((backup / "backup.json").read_text())
+    assert sorted(meta["members"]) == [n for n, _ip in CONTROL_PLANES]
+    assert int(meta["revision"]) > 0 and int(meta["total_keys"]) > 0
+    assert oct(backup.stat().st_mode & 0o777) == "0o700"
+    assert {oct(f.stat().st_mode & 0o777) for f in backup.iterdir()} == {"0o600"}
+    assert (backup / meta["pki"]).exists() and (backup / meta["snapshot"]).stat().st_size == int(meta["size"])
+    cluster.kubectl("create", "configmap", "after-backup", "--from-literal=k=v")
+
+    res = cluster.play("playbooks/restore_etcd.yml", "-e", f"etcd_backup_restore_from={backup}", check=False)
+    assert res.returncode != 0 and "-e restore_confirm=pytest" in " ".join(res.stdout.split())
+    assert not re.search(r"changed=[1-9]", res.stdout)
+    res = cluster.play("playbooks/restore_etcd.yml", "-e", f"etcd_backup_restore_from={backup}",
+                       "-e", "restore_confirm=pytest")
+    maps = cluster.kubectl("get", "configmap", "-o", "name").stdout.split()
+    assert "configmap/before-backup" in maps and "configmap/after-backup" not in maps
+    assert cluster.health(wait_timeout=300).returncode == 0
+
+
+def test_removing_a_control_plane_that_would_lose_quorum_is_refused(cluster):
+    cluster.rack.stop("k8s-cp3")
+    try:
+        res = cluster.play("playbooks/remove_node.yml", "-e", "remove_node=k8s-cp2", "-e", "remove_confirm=k8s-cp2",
+                           check=False)
+        out = " ".join(res.stdout.split())
+        assert res.returncode != 0, out[-2000:]
+        assert "Removing control plane k8s-cp2 would leave etcd without quorum" in out
+        assert "only 1 are healthy (k8s-cp1)" in out
+        assert not re.search(r"changed=[1-9]", res.stdout)
+    finally:
+        cluster.rack.start("k8s-cp3")
+    assert "node/k8s-cp2" in cluster.kubectl("get", "nodes", "-o", "name").stdout.split()
+    assert cluster.health(wait_timeout=420).returncode == 0
+
+
+def worker_routes(cluster, node):
+    return cluster.rack.ssh(node, "ip route show proto 77").stdout
+
+
+def test_remove_node_drains_deletes_and_resets_it_and_leaves_its_data_volume_alone(cluster):
+    node = "k8s-w2"
+    keep = cluster.rack.ssh(node, "mkdir -p /data/k8s-volumes/vol1 && head -c 2000000 /dev/urandom "
+                                  "> /data/k8s-volumes/vol1/keep.bin && sha256sum /data/k8s-volumes/vol1/keep.bin").stdout
+    cidr = cluster.kubectl("get", "node", node, "-o", "jsonpath={.spec.podCIDR}").stdout
+    assert cidr in worker_routes(cluster, "k8s-w1")
+    res = cluster.play("playbooks/remove_node.yml", "-e", f"remove_node={node}", check=False)
+    assert res.returncode != 0 and "-e remove_confirm=NAME" in " ".join(res.stdout.split())
+    # Bare pods (the module's test pods) would stop the drain; they are done with.
+    cluster.kubectl("delete", "pod", "web", "client", "--ignore-not-found")
+    res = cluster.play("playbooks/remove_node.yml", "-e", f"remove_node={node}", "-e", f"remove_confirm={node}")
+    assert f"node/{node}" not in cluster.kubectl("get", "nodes", "-o", "name").stdout.split()
+    assert cluster.rack.ssh(node, "sha256sum /data/k8s-volumes/vol1/keep.bin").stdout == keep
+    state = cluster.rack.ssh(node, "systemctl is-active kubelet; ls /etc/kubernetes/kubelet.conf 2>&1; "
+                                   "ip route show proto 77", check=False).stdout
+    assert state.startswith("inactive") and "No such file" in state and "via" not in state
+    # The other nodes drop its pod network by themselves (the route keeper, every 20 s).
+    deadline = time.monotonic() + 60
+    while cidr in worker_routes(cluster, "k8s-w1") and time.monotonic() < deadline:
+        time.sleep(3)
+    assert cidr not in worker_routes(cluster, "k8s-w1")
+
+
+def test_add_node_joins_touching_only_it_and_one_control_plane_and_refuses_a_member(cluster):
+    node = "k8s-w2"
+    res = cluster.play("playbooks/add_node.yml", "--limit", node)
+    hosts = recap(res.stdout)
+    assert list(hosts) == [node], hosts
+    delegated = set(re.findall(rf"^\w+: \[{node} -> ([\w-]+)", res.stdout, re.M)) - {"localhost"}
+    assert len(delegated) == 1 and delegated <= {n for n, _ip in CONTROL_PLANES}, delegated
+    assert cluster.health(wait_timeout=300).returncode == 0
+    cidr = cluster.kubectl("get", "node", node, "-o", "jsonpath={.spec.podCIDR}").stdout
+    deadline = time.monotonic() + 60
+    while cidr not in worker_routes(cluster, "k8s-w1") and time.monotonic() < deadline:
+        time.sleep(3)
+    assert cidr in worker_routes(cluster, "k8s-w1")
+    # A GPU worker gets its label back, so the device plugin runs there again.
+    deadline = time.monotonic() + 120
+    while plugin_pods(cluster) != [f"{GPU_WORKER} Running"] and time.monotonic() < deadline:
+        time.sleep(3)
+    assert plugin_pods(cluster) == [f"{GPU_WORKER} Running"]
+    res = cluster.play("playbooks/add_node.yml", "--limit", node, check=False)
+    out = " ".join(res.stdout.split())
+    assert res.returncode != 0 and f"{node} already is in the cluster" in out
+    assert not re.search(r"changed=[1-9]", res.stdout)
+
+
+def test_reset_without_its_confirmation_changes_nothing(cluster):
+    res = cluster.play("playbooks/reset.yml", check=False)
+    assert res.returncode != 0 and "-e reset_confirm=pytest" in " ".join(res.stdout.split())
+    assert not re.search(r"changed=[1-9]", res.stdout)
