@@ -366,16 +366,7 @@ class ContainerNodes:
         run(self.runc("delete", "--force", cid), check=False)
         # Mounts the node's pods propagated out (its / is rshared), then its root.
         d = self.node_dir(name)
-        for mp in mounts_under(d / "var") + mounts_under(d / "rootfs"):
-            run(["umount", mp], check=False)
-            if mounted(Path(mp)):
-                run(["umount", "-l", mp], check=False)
-        ns = netns_name(self.rack, name)
-        if Path(f"/run/netns/{ns}").exists():
-            run(["ip", "netns", "del", ns], check=False)
-        veth = host_veth(self.rack, name)
-        if Path(f"/sys/class/net/{veth}").exists():
-            run(["ip", "link", "del", veth], check=False)
+        self._release(name, mounts_under(d / "var") + mounts_under(d / "rootfs"))
         (d / "runc.pid").unlink(missing_ok=True)
 
     def boot(self, spec: dict, node: dict, caps: list, mac: str) -> None:
@@ -468,9 +459,9 @@ class ContainerNodes:
             return json.loads(res.stdout).get("status")
         return None
 
-    def _cleanup_node(self, name: str) -> None:
-        d = self.node_dir(name)
-        for mp in mounts_under(d):
+    def _release(self, name: str, mounts: list) -> None:
+        """Unmount these mounts (lazily if busy), delete the node's network namespace and veth."""
+        for mp in mounts:
             run(["umount", mp], check=False)
             if mounted(Path(mp)):
                 run(["umount", "-l", mp], check=False)
@@ -480,6 +471,10 @@ class ContainerNodes:
         veth = host_veth(self.rack, name)
         if Path(f"/sys/class/net/{veth}").exists():
             run(["ip", "link", "del", veth], check=False)
+
+    def _cleanup_node(self, name: str) -> None:
+        d = self.node_dir(name)
+        self._release(name, mounts_under(d))
         for sub in ("upper", "work", "rootfs", "var"):
             if (d / sub).exists() and not mounts_under(d / sub):
                 run(["rm", "-rf", "--one-file-system", str(d / sub)], check=False)
