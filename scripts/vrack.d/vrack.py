@@ -706,7 +706,7 @@ class Rack:
                     self._start_switch(tap=bool(cts))
                     self._start_nodes(spec, image, pubkey)
                 self._start_containers(spec, pubkey)
-                self._wait_ready(spec, timeout, start)
+                self._wait_ready(spec, timeout, start, pubkey=pubkey)
             except BaseException:
                 log(f"rack {self.name}: start failed; stopping what was started "
                     f"(consoles kept in {self.dir}/nodes/*/console.log)")
@@ -814,8 +814,12 @@ class Rack:
                 + ", ".join(f"{d['serial']} {d['size']}" + (f" x{d['namespaces']} ns" if d["namespaces"] > 1 else "")
                             for d in node["nvme_drives"]) + ")")
 
-    def _wait_ready(self, spec: dict, timeout: int, start: float) -> None:
+    def _wait_ready(self, spec: dict, timeout: int, start: float, pubkey: str | None = None) -> None:
         waiting = {n["name"]: n for n in spec["nodes"]}
+        # A fresh container node whose container stops before its sshd answers is
+        # started once more from scratch, and says so (seen twice here, each time
+        # with other racks starting and the machine loaded; its console was empty).
+        restarted = set()
         marker = {name: f"{READY_MARKER} {name}" for name in waiting}
         deadline = start + timeout
         while waiting:
@@ -827,6 +831,17 @@ class Rack:
                         del waiting[name]
                         continue
                     problem = None
+                    if (not st or st.get("status") != "running") and pubkey and name not in restarted:
+                        restarted.add(name)
+                        log(f"{name}: its container is {st.get('status') if st else 'gone'} before sshd answered; "
+                            "starting it once more")
+                        try:
+                            self.containers.halt(name)
+                            self.containers.start(spec, node, f"ssh-ed25519 {pubkey} vrack",
+                                                  container_nodes.host_capabilities(), lan_mac(node["lan_ip"]))
+                        except container_nodes.NodeError as exc:
+                            raise VrackError(f"container node {name} of rack {self.name}: {exc}") from exc
+                        continue
                     if not st or st.get("status") != "running":
                         problem = f"its container is {st.get('status') if st else 'gone'}"
                     elif time.monotonic() > deadline:
