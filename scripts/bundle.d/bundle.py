@@ -730,11 +730,16 @@ def _build_into(tmp: Path, pins: dict, builder: GoBuilder, go_version: str, key:
             entry = [f"/usr/local/bin/{what}"]
             if what == "kube-proxy":
                 userland = ["/usr/sbin/nft", "/usr/sbin/xtables-nft-multi", "/usr/sbin/conntrack"]
-                missing = [b for b in userland if not Path(b).exists()]
+                missing = [b for b in userland + ["/etc/protocols"] if not Path(b).exists()]
                 if missing:
                     raise BundleError(f"kube-proxy's image needs {missing} from Debian: "
-                                      "apt-get install nftables iptables conntrack (scripts/bootstrap does)")
+                                      "apt-get install nftables iptables conntrack netbase (scripts/bootstrap does)")
                 libs = add_with_libraries(layer, userland)
+                # nft names protocols through /etc/protocols: without it, it lists map keys as `6`
+                # where kube-proxy wrote `tcp`, and kube-proxy's full sync (at start, then hourly)
+                # deletes every element it reads back as a leftover - Services stop answering.
+                layer.file("etc/protocols", "/etc/protocols", 0o644)
+                libs.add("/etc/protocols")
                 xt = Path("/usr/lib/x86_64-linux-gnu/xtables")
                 exts = [str(p) for p in sorted(xt.glob("*.so"))]
                 libs |= add_with_libraries(layer, exts)

@@ -111,6 +111,32 @@ def test_kube_proxy_image_carries_nft_and_iptables_with_their_libraries(bundle):
     entry = next(f for f in json.loads((bundle / "manifest.json").read_text())["files"]
                  if f["path"] == str(path.relative_to(bundle)))
     assert "nftables" in entry["debian_packages"] and "libc6" in entry["debian_packages"]
+    assert "etc/protocols" in names and "netbase" in entry["debian_packages"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a network namespace and chroot need root")
+def test_kube_proxy_images_nft_reads_back_protocols_as_kube_proxy_writes_them(bundle, tmp_path):
+    """kube-proxy (nftables mode) lists its maps with the image's nft and deletes every element it does not
+    recognise. Without /etc/protocols the image's nft printed `6` where kube-proxy wrote `tcp`: each full
+    sync (at start, then hourly) emptied the service maps. Run for real: the image's nft, in a network
+    namespace of its own, loads a kube-proxy-shaped map and lists it back."""
+    path = next((bundle / "images").glob("kube-proxy_*.tar"))
+    root = tmp_path / "rootfs"
+    with tarfile.open(path) as tar:
+        index = json.loads(tar.extractfile("index.json").read())
+        manifest = json.loads(tar.extractfile("blobs/sha256/" + index["manifests"][0]["digest"][7:]).read())
+        layer = tar.extractfile("blobs/sha256/" + manifest["layers"][0]["digest"][7:])
+        with tarfile.open(fileobj=layer) as inner:
+            inner.extractall(root, filter="tar")
+    (root / "rules.nft").write_text(
+        "table ip t {\n  map service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; }\n"
+        "  chain svc { }\n}\n"
+        "add element ip t service-ips { 198.18.128.10 . tcp . 53 : goto svc, 198.18.128.10 . udp . 53 : goto svc }\n")
+    res = subprocess.run(["unshare", "--net", "sh", "-c",
+                          f"chroot {root} /usr/sbin/nft -f /rules.nft && chroot {root} /usr/sbin/nft list map ip t service-ips"],
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    assert "198.18.128.10 . tcp . 53" in res.stdout and "198.18.128.10 . udp . 53" in res.stdout, res.stdout
 
 
 def layer_of(path: Path):
