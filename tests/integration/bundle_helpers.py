@@ -33,8 +33,9 @@ def run(argv, timeout=600, env=None, check=True, **kw):
     return res
 
 
-def built_bundle() -> Path:
-    res = run([BUNDLE, "build"], timeout=3600)
+def built_bundle(kubernetes: str | None = None) -> Path:
+    """The bundle of versions.yml's Kubernetes release (or of `kubernetes`), built if it is not cached."""
+    res = run([BUNDLE, "build", *(["--kubernetes", kubernetes] if kubernetes else [])], timeout=3600)
     return Path(res.stdout.strip().splitlines()[-1])
 
 

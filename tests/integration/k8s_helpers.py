@@ -15,7 +15,10 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import yaml
@@ -23,6 +26,7 @@ from bundle_helpers import ROOT, VENV_BIN, ContainerRack, ansible_env, run
 
 VERSIONS = yaml.safe_load((ROOT / "versions.yml").read_text())
 VERSION = VERSIONS["kubernetes"]["version"]
+UPGRADE_FROM = VERSIONS["kubernetes"]["upgrade_from"]
 DEVICE_PLUGIN_IMAGE = (f"{VERSIONS['nvidia']['device_plugin']['image']}:"
                        f"v{VERSIONS['nvidia']['device_plugin']['version']}")
 BUSYBOX_IMAGE = "localhost/baremetal-mlops/test-busybox:1"
@@ -59,9 +63,11 @@ def recap(text: str) -> dict:
 
 class Cluster:
     def __init__(self, tmp: Path, bundle: Path, rack: str, cidr: str, control_planes: list, workers: list,
-                 extra_vars: dict | None = None, gpu_workers: list | None = None):
+                 extra_vars: dict | None = None, gpu_workers: list | None = None, version: str = VERSION):
         self.tmp = tmp
         self.bundle = bundle
+        # The release the cluster runs (and playbooks install): versions.yml's, or an older one with its bundle.
+        self.version = version
         self.name = rack
         self.control_planes = control_planes
         self.workers = workers
@@ -113,8 +119,30 @@ class Cluster:
 
     def play(self, playbook, *args, check=True, timeout=1800, bundle=None):
         return run([VENV_BIN / "ansible-playbook", "-i", self.inventory, playbook,
-                    "-e", f"mlops_bundle_dir={bundle or self.bundle}", *args],
+                    "-e", f"mlops_bundle_dir={bundle or self.bundle}",
+                    *([] if self.version == VERSION else ["-e", f"mlops_kubernetes_version={self.version}"]), *args],
                    timeout=timeout, check=check, cwd=ROOT, env=self.env())
+
+    def play_watched(self, playbook, *args, on_line=None, timeout=2400):
+        """Run a playbook like play(check=False), calling on_line(line) for each line of its output as it comes."""
+        argv = [str(a) for a in (VENV_BIN / "ansible-playbook", "-i", self.inventory, playbook,
+                                 "-e", f"mlops_bundle_dir={self.bundle}",
+                                 *([] if self.version == VERSION else ["-e", f"mlops_kubernetes_version={self.version}"]),
+                                 *args)]
+        lines = []
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+                              env=self.env()) as proc:
+            timer = threading.Timer(timeout, proc.kill)
+            timer.start()
+            try:
+                for line in proc.stdout:
+                    lines.append(line)
+                    if on_line:
+                        on_line(line)
+            finally:
+                timer.cancel()
+            rc = proc.wait()
+        return subprocess.CompletedProcess(argv, rc, "".join(lines), "")
 
     def kubectl(self, *args, check=True, server=None, stdin=None, timeout=120):
         argv = [self.bundle / "bin" / "kubectl", f"--kubeconfig={self.kubeconfig}", "--request-timeout=20s"]
@@ -126,7 +154,7 @@ class Cluster:
         return [f"https://{ip}:6443" for _name, ip in self.control_planes]
 
     def health(self, **params):
-        args = {"kubeconfig": str(self.kubeconfig), "version": VERSION, "api_servers": self.api_servers(),
+        args = {"kubeconfig": str(self.kubeconfig), "version": self.version, "api_servers": self.api_servers(),
                 "nodes": self.nodes, "etcd_members": len(self.control_planes), **params}
         return run([VENV_BIN / "ansible", "localhost", "-m", "baremetal.mlops.k8s_cluster_health",
                     "-a", json.dumps(args), "-o"], timeout=900, check=False, cwd=ROOT, env=self.env())
@@ -151,6 +179,49 @@ class Cluster:
             time.sleep(2)
         raise AssertionError(f"pod {name}: {seen or 'no phase'} after {timeout} s, expected {phase}:\n"
                              + self.kubectl("-n", namespace, "describe", "pod", name, check=False).stdout[-2000:])
+
+
+class Prober:
+    """Asks a URL on each of several nodes in turn (one request every `interval` s, no retries) from a thread
+    of this process, and counts every answer while counting is on: `failures` lists each request that did not
+    get HTTP 200 (time, node, error)."""
+
+    def __init__(self, urls: list, interval=0.2, timeout=2.0):
+        self.urls = urls
+        self.interval = interval
+        self.timeout = timeout
+        self.counting = False
+        self.requests = 0
+        self.failures = []
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def loop(self):
+        i = 0
+        while not self.stopped.is_set():
+            url = self.urls[i % len(self.urls)]
+            i += 1
+            counting = self.counting
+            error = None
+            try:
+                with urllib.request.urlopen(url, timeout=self.timeout) as res:
+                    if res.status != 200:
+                        error = f"HTTP {res.status}"
+            except Exception as exc:  # every failure counts, whatever it is
+                error = f"{type(exc).__name__}: {exc}"
+            if counting:
+                self.requests += 1
+                if error:
+                    self.failures.append((time.strftime("%H:%M:%S"), url, error))
+            self.stopped.wait(self.interval)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.thread.join(timeout=10)
 
 
 def copy_bundle_without(bundle: Path, dest: Path, image_name: str) -> Path:

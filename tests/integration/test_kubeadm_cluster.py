@@ -3,7 +3,11 @@
 Boots 5 container nodes (3 control planes, 2 workers) on a bridge of this
 host (198.19.20.0/24; nothing routed off the machine), installs the
 container runtime and Kubernetes from the offline bundle with
-playbooks/runtime.yml and playbooks/kubernetes.yml, then checks the cluster
+playbooks/runtime.yml and playbooks/kubernetes.yml - at versions.yml's
+upgrade_from release (1.34.11, with that release's bundle), which the upgrade
+test then takes to the pinned release with playbooks/upgrade.yml (a node
+made to fail on the way, the canary Service counted throughout; issue 10).
+Every test after the upgrade runs at the pinned release. Then it checks the cluster
 through the API (baremetal.mlops.k8s_cluster_health and kubectl), re-runs the
 playbook (changed=0) and in check mode, powers the first control plane off
 (`scripts/vrack stop`: systemd halts, its network goes, its disk stays) and
@@ -25,7 +29,8 @@ import time
 import pytest
 import yaml
 from bundle_helpers import ROOT, VENV_BIN, built_bundle, run
-from k8s_helpers import BUSYBOX_IMAGE, VERSION, Cluster, busybox_image, copy_bundle_without, recap
+from k8s_helpers import (BUSYBOX_IMAGE, UPGRADE_FROM, VERSION, Cluster, Prober, busybox_image, copy_bundle_without,
+                         recap)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="container nodes need root")
 
@@ -37,32 +42,35 @@ GPU_WORKER = "k8s-w2"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = Cluster(tmp_path_factory.mktemp("k8s"), built_bundle(), "pytest-k8s", "198.19.20.0/24",
-                CONTROL_PLANES, WORKERS, gpu_workers=[GPU_WORKER])
+    # Installed at versions.yml's upgrade_from release with its bundle, upgraded to the pinned release by
+    # the upgrade test; every test after that one runs on the upgraded cluster.
+    new_bundle = built_bundle()
+    c = Cluster(tmp_path_factory.mktemp("k8s"), built_bundle(UPGRADE_FROM), "pytest-k8s", "198.19.20.0/24",
+                CONTROL_PLANES, WORKERS, gpu_workers=[GPU_WORKER], version=UPGRADE_FROM)
+    c.new_bundle = new_bundle
     c.rack.up()
     try:
-        run([VENV_BIN / "ansible-playbook", "-i", c.inventory, "playbooks/runtime.yml",
-             "-e", f"mlops_bundle_dir={c.bundle}"], timeout=1800, cwd=ROOT, env=c.env())
+        c.play("playbooks/runtime.yml")
         t0 = time.monotonic()
         c.first_run = c.play("playbooks/kubernetes.yml", "-vvv")
         c.first_seconds = time.monotonic() - t0
-        print(f"kubernetes.yml on 5 booted nodes with the runtime: {c.first_seconds:.0f} s")
+        print(f"kubernetes.yml (v{UPGRADE_FROM}) on 5 booted nodes with the runtime: {c.first_seconds:.0f} s")
         yield c
     finally:
         c.rack.down()
 
 
-def test_ha_cluster_is_healthy_at_the_pinned_version(cluster):
+def kubelet_versions(cluster):
+    out = cluster.kubectl("get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name} "
+                          "{.status.nodeInfo.kubeletVersion}{'\\n'}{end}").stdout
+    return dict(line.split() for line in out.split("\n") if line)
+
+
+def test_ha_cluster_is_healthy_at_the_release_it_was_installed_at(cluster):
+    assert cluster.version == UPGRADE_FROM
     res = cluster.health(wait_timeout=300)
     assert res.returncode == 0, res.stdout[-3000:]
-    assert '"healthy": true' in res.stdout
-    version = cluster.kubectl("version", "-o", "yaml").stdout
-    assert f"gitVersion: v{VERSION}" in version.split("serverVersion:")[1]
-    nodes = cluster.kubectl("get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name} "
-                            "{.status.nodeInfo.kubeletVersion}{'\\n'}{end}").stdout.split("\n")
-    assert sorted(line for line in nodes if line) == sorted(f"{n} v{VERSION}" for n, _ip in CONTROL_PLANES + WORKERS)
-    etcd = cluster.kubectl("-n", "kube-system", "get", "pods", "-l", "component=etcd", "-o", "name").stdout.split()
-    assert len(etcd) == 3
+    assert kubelet_versions(cluster) == {n: f"v{UPGRADE_FROM}" for n, _ip in CONTROL_PLANES + WORKERS}
 
 
 def test_secrets_do_not_appear_in_the_vvv_output(cluster):
@@ -87,6 +95,117 @@ def test_check_and_diff_on_the_running_cluster_change_nothing(cluster):
     res = cluster.play("playbooks/kubernetes.yml", "--check", "--diff")
     changed = {h: r["changed"] for h, r in recap(res.stdout).items()}
     assert changed and all(v == 0 for v in changed.values()), res.stdout[-4000:]
+
+
+CANARY_NS = "mlops-upgrade-canary"
+# A NodePort in front of the playbook's canary pods, so that this process can ask every node in turn.
+CANARY_PROBE = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: %(ns)s}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: canary-probe, namespace: %(ns)s}
+spec:
+  type: NodePort
+  selector: {app.kubernetes.io/name: upgrade-canary}
+  ports: [{port: 8080, targetPort: 8080, nodePort: 30880}]
+""" % {"ns": CANARY_NS}
+# The fault: kubelet refuses to start once it is the new release (a systemd drop-in on that one node).
+FAULTY = "k8s-cp2"
+FAULT = ("mkdir -p /etc/systemd/system/kubelet.service.d && printf '[Service]\\nExecStartPre=/bin/sh -c "
+         "\"! /usr/local/bin/kubelet --version | grep -q v%s\"\\n' > /etc/systemd/system/kubelet.service.d/99-fault.conf"
+         % VERSION)
+
+
+def upgrade_with_prober(cluster, *args):
+    """Run upgrade.yml while asking the canary on every node; count from the first node's upgrade to the finish."""
+    urls = [f"http://{ip}:30880/health" for _n, ip in CONTROL_PLANES + WORKERS]
+    with Prober(urls) as prober:
+        def on_line(line):
+            if line.startswith("PLAY [Upgrade | Control planes"):
+                prober.counting = True
+            elif line.startswith("PLAY [Upgrade | CoreDNS"):
+                prober.counting = False
+        t0 = time.monotonic()
+        res = cluster.play_watched("playbooks/upgrade.yml", *args, on_line=on_line)
+        prober.counting = False
+        seconds = time.monotonic() - t0
+    print(f"upgrade.yml: rc {res.returncode} in {seconds:.0f} s; canary: {prober.requests} requests, "
+          f"{len(prober.failures)} failed")
+    return res, prober
+
+
+def test_upgrade_stops_at_a_node_whose_kubelet_fails_then_resumes_and_the_canary_never_fails(cluster):
+    """A real upgrade from versions.yml's upgrade_from to its pinned release, 3 control planes + 2 workers.
+
+    k8s-cp2's kubelet is made to refuse to start on the new release: the first run upgrades k8s-cp1, stops at
+    k8s-cp2 (left cordoned, named in the message) and touches no later node. Repaired, the second run skips
+    k8s-cp1 and completes. The canary Service answered every request made during both runs (counted through a
+    NodePort on every node in turn); a third run changes nothing.
+    """
+    cluster.kubectl("apply", "-f", "-", stdin=CANARY_PROBE)
+    cluster.rack.ssh(FAULTY, FAULT)
+    cluster.bundle, cluster.version = cluster.new_bundle, VERSION
+    backups = cluster.tmp / "upgrade-backups"
+    try:
+        res, prober = upgrade_with_prober(cluster, "-e", f"etcd_backup_dest={backups}")
+    finally:
+        cluster.rack.ssh(FAULTY, "rm -f /etc/systemd/system/kubelet.service.d/99-fault.conf && systemctl daemon-reload")
+    out = " ".join(res.stdout.split())
+    assert res.returncode != 0, out[-3000:]
+    assert f"{FAULTY}: the upgrade to v{VERSION} stopped at this node" in out, out[-3000:]
+    assert f"{FAULTY} stays cordoned and no later node was touched" in out
+    assert "run playbooks/upgrade.yml again" in out
+    # The backup came first and was verified.
+    assert "etcd snapshot of pytest at revision" in out
+    assert len(list((backups / "pytest").iterdir())) == 1
+    versions = kubelet_versions(cluster)
+    assert versions["k8s-cp1"] == f"v{VERSION}"
+    assert {n: versions[n] for n in ("k8s-cp3", "k8s-w1", "k8s-w2")} == {n: f"v{UPGRADE_FROM}" for n in
+                                                                         ("k8s-cp3", "k8s-w1", "k8s-w2")}
+    for node in ("k8s-cp3", "k8s-w1", "k8s-w2"):
+        assert cluster.rack.ssh(node, "kubelet --version").stdout.split()[-1] == f"v{UPGRADE_FROM}"
+    assert cluster.kubectl("get", "node", FAULTY, "-o", "jsonpath={.spec.unschedulable}").stdout == "true"
+    assert prober.requests > 100 and prober.failures == [], prober.failures[:20]
+
+    res, prober = upgrade_with_prober(cluster, "-e", f"etcd_backup_dest={backups}")
+    out = " ".join(res.stdout.split())
+    assert res.returncode == 0, res.stdout[-5000:]
+    assert "k8s-cp1 runs v%s already: skipped." % VERSION in out
+    assert prober.requests > 100 and prober.failures == [], prober.failures[:20]
+    assert kubelet_versions(cluster) == {n: f"v{VERSION}" for n, _ip in CONTROL_PLANES + WORKERS}
+    unschedulable = cluster.kubectl("get", "nodes", "-o", "jsonpath={.items[*].spec.unschedulable}").stdout
+    assert "true" not in unschedulable
+    res = cluster.health(wait_timeout=300)
+    assert res.returncode == 0 and '"healthy": true' in res.stdout, res.stdout[-3000:]
+    assert cluster.kubectl("get", "namespace", CANARY_NS, "--ignore-not-found", "-o", "name").stdout.strip() in (
+        "", f"namespace/{CANARY_NS}")  # being deleted (--wait=false) or gone
+    # Nothing left to do.
+    res = cluster.play("playbooks/upgrade.yml", "-e", f"etcd_backup_dest={backups}")
+    changed = {h: r["changed"] for h, r in recap(res.stdout).items()}
+    assert changed and all(v == 0 for v in changed.values()), res.stdout[-4000:]
+    assert "nothing to upgrade" in res.stdout
+    # Back to the older release: refused before anything changes, naming the nodes.
+    res = cluster.play("playbooks/upgrade.yml", "-e", f"mlops_kubernetes_version={UPGRADE_FROM}",
+                       check=False, bundle=built_bundle(UPGRADE_FROM))
+    out = " ".join(res.stdout.split())
+    assert res.returncode != 0 and f"runs kubelet v{VERSION}, newer than the target v{UPGRADE_FROM}" in out, out[-2000:]
+    assert not re.search(r"changed=[1-9]", res.stdout)
+
+
+def test_ha_cluster_is_healthy_at_the_pinned_version(cluster):
+    res = cluster.health(wait_timeout=300)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert '"healthy": true' in res.stdout
+    version = cluster.kubectl("version", "-o", "yaml").stdout
+    assert f"gitVersion: v{VERSION}" in version.split("serverVersion:")[1]
+    nodes = cluster.kubectl("get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name} "
+                            "{.status.nodeInfo.kubeletVersion}{'\\n'}{end}").stdout.split("\n")
+    assert sorted(line for line in nodes if line) == sorted(f"{n} v{VERSION}" for n, _ip in CONTROL_PLANES + WORKERS)
+    etcd = cluster.kubectl("-n", "kube-system", "get", "pods", "-l", "component=etcd", "-o", "name").stdout.split()
+    assert len(etcd) == 3
 
 
 def test_losing_the_first_control_plane_keeps_the_api_and_scheduling_and_it_rejoins(cluster):

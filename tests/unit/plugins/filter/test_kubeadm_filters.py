@@ -1,0 +1,59 @@
+"""The upgrade gate's pods_not_ready filter (plugins/filter/kubeadm.py), on pods captured from a real
+control plane at 1.34.11 (tests/unit/fixtures/k8s/README.md); the unready cases change single fields of
+that capture, each noted where done."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+from ansible_collections.baremetal.mlops.plugins.filter.kubeadm import FilterModule, pods_not_ready
+
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "k8s" / "pods-control-plane-node-v1.34.11.json"
+
+
+def pods():
+    return json.loads(FIXTURE.read_text())
+
+
+def test_every_pod_of_the_captured_control_plane_is_ready_at_its_own_version():
+    assert pods_not_ready(pods(), "v1.34.11") == []
+    assert pods_not_ready(FIXTURE.read_text(), "") == []  # kubectl's text, as the role passes it
+
+
+def test_static_pods_of_the_old_release_are_named_when_the_new_one_is_asked():
+    out = pods_not_ready(pods(), "v1.35.8")
+    assert sorted(line.split(":")[0] for line in out) == [
+        "kube-system/kube-apiserver-dev-cp1", "kube-system/kube-controller-manager-dev-cp1",
+        "kube-system/kube-scheduler-dev-cp1"]
+    assert all("not v1.35.8 yet" in line for line in out)
+    # etcd and kube-proxy are not judged by version here (etcd has its own; kube-proxy is a DaemonSet).
+    assert not any("etcd" in line or "kube-proxy" in line for line in out)
+
+
+def test_a_container_waiting_or_not_ready_is_named_with_its_reason():
+    data = pods()
+    proxy = next(p for p in data["items"] if p["metadata"]["name"].startswith("kube-proxy"))
+    # Changed: the kube-proxy container not ready, waiting in CrashLoopBackOff.
+    status = proxy["status"]["containerStatuses"][0]
+    status["ready"] = False
+    status["state"] = {"waiting": {"reason": "CrashLoopBackOff"}}
+    out = pods_not_ready(data, "")
+    assert out == [f"kube-system/{proxy['metadata']['name']}: Running, container kube-proxy waiting: CrashLoopBackOff"]
+
+
+def test_a_pending_pod_without_statuses_and_a_finished_one():
+    data = pods()
+    pending, done = copy.deepcopy(data["items"][0]), copy.deepcopy(data["items"][1])
+    # Changed: one pod Pending with no container status yet, one Succeeded (a finished job's pod is fine).
+    pending["metadata"]["name"] = "pending"
+    pending["status"] = {"phase": "Pending"}
+    done["metadata"]["name"] = "done"
+    done["status"]["phase"] = "Succeeded"
+    data["items"] = [pending, done]
+    assert pods_not_ready(data, "") == ["kube-system/pending: Pending, no container status yet"]
+
+
+def test_the_filter_is_registered():
+    assert FilterModule().filters()["pods_not_ready"] is pods_not_ready
