@@ -36,6 +36,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -273,7 +274,24 @@ class ContainerNodes:
         cidr = ipaddress.IPv4Network(spec["lan_cidr"])
         return str(cidr.network_address + 1)
 
+    # Every container node's systemd, containerd and kubelet take inotify instances from the one
+    # per-user limit of this kernel (128 by default): with about 8 nodes up it ran out and a new
+    # node's containerd started without its CRI service ("unknown service runtime.v1.RuntimeService").
+    # kind asks its users to raise the same limits.
+    INOTIFY_MINIMUM = {"fs/inotify/max_user_instances": 1024, "fs/inotify/max_user_watches": 524288}
+
+    @classmethod
+    def raise_inotify_limits(cls) -> None:
+        for key, want in cls.INOTIFY_MINIMUM.items():
+            path = Path("/proc/sys") / key
+            with contextlib.suppress(OSError, ValueError):
+                if int(path.read_text()) < want:
+                    path.write_text(str(want))
+                    print(f"[vrack] raised {key.replace('/', '.')} to {want} on this host (container nodes share it)",
+                          file=sys.stderr, flush=True)
+
     def start_bridge(self, spec: dict) -> None:
+        self.raise_inotify_limits()
         cidr = ipaddress.IPv4Network(spec["lan_cidr"])
         if not Path(f"/sys/class/net/{self.bridge}").exists():
             run(["ip", "link", "add", self.bridge, "type", "bridge"], what=f"create bridge {self.bridge}")
