@@ -117,18 +117,20 @@ class Cluster:
         return ansible_env({"ANSIBLE_STRATEGY": "mitogen_linear",
                             "ANSIBLE_STRATEGY_PLUGINS": str(ROOT / "molecule" / "shared" / "strategy")})
 
+    def playbook_argv(self, playbook, *args, bundle=None) -> list:
+        """ansible-playbook against this cluster, with its bundle and (when older) its release."""
+        return [str(a) for a in (VENV_BIN / "ansible-playbook", "-i", self.inventory, playbook,
+                                 "-e", f"mlops_bundle_dir={bundle or self.bundle}",
+                                 *([] if self.version == VERSION else ["-e", f"mlops_kubernetes_version={self.version}"]),
+                                 *args)]
+
     def play(self, playbook, *args, check=True, timeout=1800, bundle=None):
-        return run([VENV_BIN / "ansible-playbook", "-i", self.inventory, playbook,
-                    "-e", f"mlops_bundle_dir={bundle or self.bundle}",
-                    *([] if self.version == VERSION else ["-e", f"mlops_kubernetes_version={self.version}"]), *args],
-                   timeout=timeout, check=check, cwd=ROOT, env=self.env())
+        return run(self.playbook_argv(playbook, *args, bundle=bundle), timeout=timeout, check=check, cwd=ROOT,
+                   env=self.env())
 
     def play_watched(self, playbook, *args, on_line=None, timeout=2400):
         """Run a playbook like play(check=False), calling on_line(line) for each line of its output as it comes."""
-        argv = [str(a) for a in (VENV_BIN / "ansible-playbook", "-i", self.inventory, playbook,
-                                 "-e", f"mlops_bundle_dir={self.bundle}",
-                                 *([] if self.version == VERSION else ["-e", f"mlops_kubernetes_version={self.version}"]),
-                                 *args)]
+        argv = self.playbook_argv(playbook, *args)
         lines = []
         with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
                               env=self.env()) as proc:
