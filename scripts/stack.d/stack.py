@@ -622,10 +622,18 @@ class SeaweedFS(Service):
         self.client(rec, timeout).list_buckets()
 
     def after_ready(self, rec):
+        # `weed mini -bucket=` creates the bucket as well, in the background, so
+        # it can appear between a list_buckets and a create_bucket (CI of stop 11
+        # failed on exactly that: BucketAlreadyOwnedByYou). Create it without
+        # looking first; already owned by our identity is the state we want.
+        from botocore.exceptions import ClientError
         s3 = self.client(rec, 10)
-        names = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-        if rec["bucket"] not in names:
+        try:
             s3.create_bucket(Bucket=rec["bucket"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+                raise
+        s3.head_bucket(Bucket=rec["bucket"])
 
     def endpoint(self, rec):
         return f"http://{HOST}:{rec['ports']['s3']}"

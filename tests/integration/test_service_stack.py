@@ -156,6 +156,39 @@ def test_s3_rejects_wrong_credentials_real_seaweedfs(stack):
         assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
 
+def _stack_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("mlops_stack_under_test",
+                                                  STACK_SCRIPT.parent / "stack.d" / "stack.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_s3_bucket_setup_accepts_a_bucket_weed_already_created_real_seaweedfs(stack):
+    """CI of stop 11: `weed mini -bucket=` made the bucket between the stack's
+    list_buckets and create_bucket, and the start failed on BucketAlreadyOwnedByYou.
+
+    The real server's answer to creating a bucket we own is checked first (the
+    setup relies on that code), then the setup runs twice on the running server,
+    where the bucket exists, so it goes through that answer each time."""
+    from botocore.exceptions import ClientError
+
+    bucket = stack.vars["MLOPS_S3_BUCKET"]
+    with pytest.raises(ClientError) as err:
+        s3_client(stack).create_bucket(Bucket=bucket)
+    assert err.value.response["Error"]["Code"] == "BucketAlreadyOwnedByYou"
+
+    mod = _stack_module()
+    settings = mod.Settings(stack.cli.env)
+    weed = mod.SeaweedFS(settings, mod.load_secrets(settings, create=False))
+    rec = weed.record()
+    assert rec and rec["bucket"] == bucket
+    weed.after_ready(rec)
+    weed.after_ready(rec)
+    assert bucket in {b["Name"] for b in s3_client(stack).list_buckets()["Buckets"]}
+
+
 # --------------------------------------------------------------------------
 # MLflow
 
