@@ -7,7 +7,8 @@
 ``{{ kubectl_get_pods_json | baremetal.mlops.pods_not_ready('v1.35.8') }}`` takes
 the output of ``kubectl get pods --output=json`` (a List, as text or parsed) and
 returns one line per pod that is not ready: not Succeeded, and not Running with
-every container ready (the rule of k8s_cluster_health's pod_problem). With a
+every container ready (module_utils/common/k8s_pods.py, the rule k8s_cluster_health
+uses too). With a
 version, the static pods of the control plane (kube-apiserver,
 kube-controller-manager, kube-scheduler mirror pods) must also run an image of
 that version: a control plane whose kubelet still runs the old manifests is not
@@ -18,22 +19,9 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.baremetal.mlops.plugins.module_utils.common.k8s_pods import pod_not_ready_reason
+
 STATIC_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
-
-
-def _container_reason(statuses):
-    for status in statuses:
-        if status.get("ready"):
-            continue
-        state = status.get("state") or {}
-        if "waiting" in state:
-            return "container %s waiting: %s" % (status.get("name"), state["waiting"].get("reason", "?"))
-        if "terminated" in state:
-            term = state["terminated"]
-            return "container %s terminated: %s (exit %s)" % (status.get("name"), term.get("reason", "?"),
-                                                              term.get("exitCode", "?"))
-        return "container %s not ready" % status.get("name")
-    return ""
 
 
 def pods_not_ready(pods, static_version=""):
@@ -44,13 +32,11 @@ def pods_not_ready(pods, static_version=""):
     for pod in pods.get("items", []):
         meta, spec, status = pod.get("metadata", {}), pod.get("spec", {}), pod.get("status", {})
         name = "%s/%s" % (meta.get("namespace", ""), meta.get("name", ""))
-        phase = status.get("phase", "")
-        if phase == "Succeeded":
+        reason = pod_not_ready_reason(pod)
+        if reason:
+            out.append("%s: %s, %s" % (name, status.get("phase") or "no phase", reason))
             continue
-        statuses = status.get("containerStatuses") or []
-        if not (phase == "Running" and statuses and all(s.get("ready") for s in statuses)):
-            reason = status.get("reason") or _container_reason(statuses) or "no container status yet"
-            out.append("%s: %s, %s" % (name, phase or "no phase", reason))
+        if status.get("phase") == "Succeeded":
             continue
         component = meta.get("labels", {}).get("component", "")
         if static_version and component in STATIC_COMPONENTS:

@@ -149,10 +149,11 @@ import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.baremetal.mlops.plugins.module_utils.common.k8s_pods import pod_not_ready_reason
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-    from kubernetes.client import CoreV1Api
+    from kubernetes.client import ApiClient, CoreV1Api
     from kubernetes.stream import stream
     HAS_K8S = True
     K8S_IMPORT_ERROR = None
@@ -245,28 +246,13 @@ def node_facts(node):
     }
 
 
-def pod_problem(pod):
-    """None for a ready (or finished) pod, else a dict saying why not."""
-    phase = pod.status.phase
-    if phase == "Succeeded":
+def pod_problem(pod, serializer=None):
+    """None for a ready (or finished) pod, else a dict saying why not (module_utils/common/k8s_pods.py)."""
+    reason = pod_not_ready_reason((serializer or ApiClient()).sanitize_for_serialization(pod))
+    if reason is None:
         return None
-    statuses = pod.status.container_statuses or []
-    if phase == "Running" and statuses and all(s.ready for s in statuses):
-        return None
-    reason = pod.status.reason or ""
-    for s in statuses:
-        if not s.ready:
-            state = s.state
-            if state and state.waiting:
-                reason = "container %s waiting: %s" % (s.name, state.waiting.reason)
-            elif state and state.terminated:
-                reason = "container %s terminated: %s (exit %s)" % (s.name, state.terminated.reason,
-                                                                    state.terminated.exit_code)
-            else:
-                reason = "container %s not ready" % s.name
-            break
     return {"namespace": pod.metadata.namespace, "name": pod.metadata.name, "node": pod.spec.node_name,
-            "phase": phase, "reason": reason or "no container status yet"}
+            "phase": pod.status.phase, "reason": reason}
 
 
 def etcd_state(core, params, problems):
@@ -364,9 +350,10 @@ def check(params):
             problems.append("node %s: kubelet %s, expected %s" % (n["name"], n["kubelet_version"], want))
 
     not_ready = []
+    serializer = ApiClient()
     for ns in params["namespaces"]:
         for pod in core.list_namespaced_pod(ns, _request_timeout=timeout).items:
-            prob = pod_problem(pod)
+            prob = pod_problem(pod, serializer)
             if prob:
                 not_ready.append(prob)
                 problems.append("pod %s/%s on %s: %s, %s" % (prob["namespace"], prob["name"],

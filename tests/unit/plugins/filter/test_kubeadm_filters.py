@@ -57,3 +57,27 @@ def test_a_pending_pod_without_statuses_and_a_finished_one():
 
 def test_the_filter_is_registered():
     assert FilterModule().filters()["pods_not_ready"] is pods_not_ready
+
+
+def test_the_filter_and_k8s_cluster_health_judge_a_pod_alike():
+    """Both use module_utils/common/k8s_pods.py: the health module on client objects (serialized back to the
+    API's JSON), the filter on kubectl's JSON. Changed per case: one container's state."""
+    import pytest
+    kubernetes = pytest.importorskip("kubernetes")
+    from ansible_collections.baremetal.mlops.plugins.modules import k8s_cluster_health as health
+
+    api = kubernetes.client.ApiClient()
+    states = {"waiting": {"reason": "ImagePullBackOff"}, "terminated": {"reason": "Error", "exitCode": 2},
+              "running": {"startedAt": "2026-12-02T10:00:00Z"}}
+    expected = {"waiting": "container kube-proxy waiting: ImagePullBackOff",
+                "terminated": "container kube-proxy terminated: Error (exit 2)",
+                "running": "container kube-proxy not ready"}
+    for kind, state in states.items():
+        data = pods()
+        proxy = next(p for p in data["items"] if p["metadata"]["name"].startswith("kube-proxy"))
+        proxy["status"]["containerStatuses"][0].update(ready=False, state={kind: state})
+        data["items"] = [proxy]
+        line = pods_not_ready(data, "")
+        problem = health.pod_problem(api._ApiClient__deserialize(proxy, "V1Pod"))  # pylint: disable=protected-access
+        assert line == [f"kube-system/{proxy['metadata']['name']}: Running, {expected[kind]}"]
+        assert problem["reason"] == expected[kind] and problem["phase"] == "Running"
