@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import base64
+import hashlib
 import json
 import re
 import time
@@ -119,6 +120,15 @@ FAULT = ("mkdir -p /etc/systemd/system/kubelet.service.d && printf '[Service]\\n
          % VERSION)
 
 
+FAULTY_WORKER = "k8s-w2"
+TAMPERED = "k8s-w1"
+
+
+def containerd_pids(cluster):
+    return {n: cluster.rack.ssh(n, "systemctl show --property=MainPID --value containerd").stdout.strip()
+            for n, _ip in CONTROL_PLANES + WORKERS}
+
+
 def upgrade_with_prober(cluster, *args):
     """Run upgrade.yml while asking the canary on every node; count from the first node's upgrade to the finish."""
     urls = [f"http://{ip}:30880/health" for _n, ip in CONTROL_PLANES + WORKERS]
@@ -140,15 +150,43 @@ def upgrade_with_prober(cluster, *args):
 def test_upgrade_stops_at_a_node_whose_kubelet_fails_then_resumes_and_the_canary_never_fails(cluster):
     """A real upgrade from versions.yml's upgrade_from to its pinned release, 3 control planes + 2 workers.
 
-    k8s-cp2's kubelet is made to refuse to start on the new release: the first run upgrades k8s-cp1, stops at
-    k8s-cp2 (left cordoned, named in the message) and touches no later node. Repaired, the second run skips
-    k8s-cp1 and completes. The canary Service answered every request made during both runs (counted through a
-    NodePort on every node in turn); a third run changes nothing.
+    First in check mode: it names the nodes it would upgrade and changes nothing (no snapshot, no canary, no
+    cordon). Then k8s-cp2's kubelet is made to refuse to start on the new release: the first run upgrades
+    k8s-cp1, stops at k8s-cp2 (left cordoned, named in the message) and touches no later node. Repaired, and
+    k8s-w2's kubelet made to fail instead, the second run (both workers in one batch) skips k8s-cp1, upgrades
+    the other control planes, fails at k8s-w2 and stops k8s-w1 of the same batch at that step (both cordoned,
+    both named). Repaired, the third run (at -vvv) skips the control planes, resumes both and completes;
+    k8s-w1, whose containerd binary was not the bundle's, got the bundle's and a restarted containerd, and no
+    other node's containerd was restarted. The canary Service answered every request made during the runs
+    (counted through a NodePort on every node in turn); one more run changes nothing.
     """
     cluster.kubectl("apply", "-f", "-", stdin=CANARY_PROBE)
-    cluster.rack.ssh(FAULTY, FAULT)
     cluster.bundle, cluster.version = cluster.new_bundle, VERSION
     backups = cluster.tmp / "upgrade-backups"
+    # A dry run first, with the upgrade pending on every node: it says what it would upgrade and changes
+    # nothing - no snapshot, no canary, no node cordoned, every kubelet still at the old release.
+    res = cluster.play("playbooks/upgrade.yml", "--check", "--diff", "-e", f"etcd_backup_dest={backups}",
+                       check=False)
+    out = " ".join(res.stdout.split())
+    assert res.returncode == 0, out[-3000:]
+    pending = re.search(rf"Upgrading to v{re.escape(VERSION)}: ([\w, -]+)", out)
+    assert pending and set(pending[1].split(", ")) == {n for n, _ip in CONTROL_PLANES + WORKERS}, out[-3000:]
+    assert "check mode: no snapshot taken" in out
+    assert not backups.exists() or not any(backups.rglob("*")), sorted(backups.rglob("*"))
+    assert kubelet_versions(cluster) == {n: f"v{UPGRADE_FROM}" for n, _ip in CONTROL_PLANES + WORKERS}
+    for node, _ip in CONTROL_PLANES + WORKERS:
+        assert cluster.rack.ssh(node, "kubelet --version").stdout.split()[-1] == f"v{UPGRADE_FROM}"
+    assert "true" not in cluster.kubectl("get", "nodes", "-o", "jsonpath={.items[*].spec.unschedulable}").stdout
+    assert cluster.kubectl("get", "deployments", "-n", CANARY_NS, "-o", "name").stdout.strip() == ""
+    annotations = cluster.kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.annotations}").stdout
+    assert "baremetal.mlops/upgrade" not in annotations
+
+    # k8s-w1's containerd is not the bundle's (a byte appended: another build, as a node repaired by hand may
+    # have): its upgrade puts the bundle's back and restarts containerd; every other node's keeps running.
+    cluster.rack.ssh(TAMPERED, "cp /usr/local/bin/containerd /tmp/c && printf x >> /tmp/c && "
+                               "mv /tmp/c /usr/local/bin/containerd")
+    pids = containerd_pids(cluster)
+    cluster.rack.ssh(FAULTY, FAULT)
     try:
         res, prober = upgrade_with_prober(cluster, "-e", f"etcd_backup_dest={backups}")
     finally:
@@ -156,7 +194,7 @@ def test_upgrade_stops_at_a_node_whose_kubelet_fails_then_resumes_and_the_canary
     out = " ".join(res.stdout.split())
     assert res.returncode != 0, out[-3000:]
     assert f"{FAULTY}: the upgrade to v{VERSION} stopped at this node" in out, out[-3000:]
-    assert f"{FAULTY} stays cordoned and no later node was touched" in out
+    assert f"{FAULTY} stays cordoned and no later node was touched. Fix it" in out
     assert "run playbooks/upgrade.yml again" in out
     # The backup came first and was verified.
     assert "etcd snapshot of pytest at revision" in out
@@ -170,12 +208,48 @@ def test_upgrade_stops_at_a_node_whose_kubelet_fails_then_resumes_and_the_canary
     assert cluster.kubectl("get", "node", FAULTY, "-o", "jsonpath={.spec.unschedulable}").stdout == "true"
     assert prober.requests > 100 and prober.failures == [], prober.failures[:20]
 
-    res, prober = upgrade_with_prober(cluster, "-e", f"etcd_backup_dest={backups}")
+    # Resumed with both workers in one batch, k8s-w2's kubelet now the one that refuses the new release: the
+    # control planes complete, the batch starts, k8s-w2 fails and k8s-w1 is stopped at the same step.
+    cluster.rack.ssh(FAULTY_WORKER, FAULT)
+    try:
+        res, prober = upgrade_with_prober(cluster, "-e", f"etcd_backup_dest={backups}",
+                                          "-e", "kubeadm_upgrade_worker_batch=2")
+    finally:
+        cluster.rack.ssh(FAULTY_WORKER, "rm -f /etc/systemd/system/kubelet.service.d/99-fault.conf && "
+                                        "systemctl daemon-reload")
+    out = " ".join(res.stdout.split())
+    assert res.returncode != 0, out[-3000:]
+    assert "k8s-cp1 runs v%s already: skipped." % VERSION in out
+    assert f"{FAULTY_WORKER}: the upgrade to v{VERSION} stopped at this node" in out, out[-3000:]
+    assert (f"{FAULTY_WORKER} stays cordoned and no later node was touched; the other nodes of its batch (k8s-w1) "
+            "were stopped at the same step, stay cordoned and resume too") in out, out[-3000:]
+    assert "(kubelet: Active: " in out  # the failed node's kubelet state, from systemctl
+    assert (f"k8s-w1: its upgrade to v{VERSION} was stopped, not failed: {FAULTY_WORKER} of its batch failed"
+            in out), out[-3000:]
+    versions = kubelet_versions(cluster)
+    assert {n: versions[n] for n, _ip in CONTROL_PLANES} == {n: f"v{VERSION}" for n, _ip in CONTROL_PLANES}
+    assert versions[FAULTY_WORKER] == f"v{UPGRADE_FROM}"
+    for node in (FAULTY_WORKER, "k8s-w1"):
+        assert cluster.kubectl("get", "node", node, "-o", "jsonpath={.spec.unschedulable}").stdout == "true"
+    assert prober.requests > 100 and prober.failures == [], prober.failures[:20]
+
+    # At -vvv: the admin kubeconfig it fetches again at the end (kubeadm renewed its certificate) stays out.
+    res, prober = upgrade_with_prober(cluster, "-vvv", "-e", f"etcd_backup_dest={backups}",
+                                      "-e", "kubeadm_upgrade_worker_batch=2")
     out = " ".join(res.stdout.split())
     assert res.returncode == 0, res.stdout[-5000:]
-    assert "k8s-cp1 runs v%s already: skipped." % VERSION in out
-    assert prober.requests > 100 and prober.failures == [], prober.failures[:20]
+    assert "task path:" in res.stdout
+    key = yaml.safe_load(cluster.kubeconfig.read_text())["users"][0]["user"]["client-key-data"]
+    assert key[20:80] not in res.stdout and base64.b64decode(key).decode()[40:100] not in res.stdout
+    for node, _ip in CONTROL_PLANES:
+        assert f"{node} runs v{VERSION} already: skipped." in out
+    assert prober.requests > 20 and prober.failures == [], prober.failures[:20]
     assert kubelet_versions(cluster) == {n: f"v{VERSION}" for n, _ip in CONTROL_PLANES + WORKERS}
+    bundled = hashlib.sha256((cluster.new_bundle / "bin" / "containerd").read_bytes()).hexdigest()
+    assert cluster.rack.ssh(TAMPERED, "sha256sum /usr/local/bin/containerd").stdout.split()[0] == bundled
+    pids_after = containerd_pids(cluster)
+    assert pids_after.pop(TAMPERED) != pids.pop(TAMPERED)
+    assert pids_after == pids  # the bundle's containerd already: not restarted
     unschedulable = cluster.kubectl("get", "nodes", "-o", "jsonpath={.items[*].spec.unschedulable}").stdout
     assert "true" not in unschedulable
     res = cluster.health(wait_timeout=300)
