@@ -694,3 +694,61 @@ def test_reset_without_its_confirmation_changes_nothing(cluster):
     res = cluster.play("playbooks/reset.yml", check=False)
     assert res.returncode != 0 and "-e reset_confirm=pytest" in " ".join(res.stdout.split())
     assert not re.search(r"changed=[1-9]", res.stdout)
+
+
+def etcd_members(cluster, via="k8s-cp1"):
+    """etcdctl member list -w json inside the etcd static pod of `via`: {name: (id, peer URLs)}."""
+    out = cluster.kubectl("-n", "kube-system", "exec", f"etcd-{via}", "--", "etcdctl", "--endpoints=https://127.0.0.1:2379",
+                          "--cacert=/etc/kubernetes/pki/etcd/ca.crt",
+                          "--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt",
+                          "--key=/etc/kubernetes/pki/etcd/healthcheck-client.key", "member", "list", "-w", "json").stdout
+    return {m.get("name", ""): ("%x" % m["ID"], tuple(m["peerURLs"])) for m in json.loads(out)["members"]}
+
+
+def test_removing_a_control_plane_takes_it_out_of_etcd_and_add_node_joins_it_back(cluster):
+    node = "k8s-cp3"
+    before = etcd_members(cluster)
+    assert sorted(before) == [n for n, _ip in CONTROL_PLANES], before
+    cluster.play("playbooks/remove_node.yml", "-e", f"remove_node={node}", "-e", f"remove_confirm={node}")
+    assert f"node/{node}" not in cluster.kubectl("get", "nodes", "-o", "name").stdout.split()
+    after = etcd_members(cluster)
+    assert sorted(after) == ["k8s-cp1", "k8s-cp2"], after  # its member left etcd before the Node was deleted
+    state = cluster.rack.ssh(node, "systemctl is-active kubelet; ls /var/lib/etcd /etc/kubernetes/manifests", check=False)
+    assert state.stdout.split()[0] == "inactive" and "member" not in state.stdout, state.stdout
+    for ip in ("198.19.20.11", "198.19.20.12"):  # two of two members: the API and etcd serve on both
+        assert cluster.kubectl("get", "--raw", "/readyz", server=f"https://{ip}:6443").stdout.strip() == "ok"
+
+    res = cluster.play("playbooks/add_node.yml", "--limit", node)
+    assert list(recap(res.stdout)) == [node]
+    delegated = set(re.findall(rf"^\w+: \[{node} -> ([\w-]+)", res.stdout, re.M)) - {"localhost"}
+    assert len(delegated) == 1 and delegated <= {"k8s-cp1", "k8s-cp2"}, delegated
+    joined = etcd_members(cluster)
+    assert sorted(joined) == [n for n, _ip in CONTROL_PLANES], joined
+    assert joined[node][0] != before[node][0]  # a new member, not the old one brought back
+    assert joined[node][1] == ("https://198.19.20.13:2380",)
+    assert cluster.health(wait_timeout=300).returncode == 0
+    # The re-joined control plane serves the API itself.
+    assert cluster.kubectl("get", "--raw", "/readyz", server="https://198.19.20.13:6443").stdout.strip() == "ok"
+
+
+def test_reset_with_its_confirmation_removes_kubernetes_and_leaves_the_data_volumes(cluster):
+    # Last test: the cluster is gone after it.
+    keep = {}
+    for node in ("k8s-cp1", "k8s-w1"):
+        keep[node] = cluster.rack.ssh(node, "mkdir -p /data/k8s-volumes/reset && head -c 1000000 /dev/urandom "
+                                            "> /data/k8s-volumes/reset/keep.bin && sha256sum /data/k8s-volumes/reset/keep.bin").stdout
+    res = cluster.play("playbooks/reset.yml", "-e", "reset_confirm=pytest")
+    assert set(recap(res.stdout)) == {n for n, _ip in CONTROL_PLANES + WORKERS}
+    stopped = re.search(r"Stop every pod on the node.*?\n\n", res.stdout, re.S).group(0)
+    assert "changed: [k8s-cp1]" in stopped  # it had pods (the API's static pods) and stopped them
+    for node, sha in keep.items():
+        assert cluster.rack.ssh(node, "sha256sum /data/k8s-volumes/reset/keep.bin").stdout == sha
+    for node, _ip in CONTROL_PLANES + WORKERS:
+        state = cluster.rack.ssh(node, "systemctl is-active kubelet containerd; ls /etc/kubernetes/kubelet.conf 2>&1; "
+                                       "ls -A /etc/kubernetes/manifests /var/lib/etcd 2>/dev/null; ip route show proto 77",
+                                 check=False).stdout.split("\n")
+        assert state[:2] == ["inactive", "active"], (node, state)  # the runtime stays
+        assert "No such file" in state[2] and ".yaml" not in "".join(state) and "member" not in "".join(state), (node, state)
+        assert not any("via" in line for line in state), (node, state)
+    res = cluster.play("playbooks/reset.yml", "-e", "reset_confirm=pytest")
+    assert not re.search(r"changed=[1-9]", res.stdout), res.stdout[-3000:]
