@@ -6,6 +6,7 @@
   scripts/bundle list                               cached bundles
   scripts/bundle clean [--all]                      remove bundles no pin refers to
   scripts/bundle wrap COMPONENT VERSION             write the wrapper module of a new pin
+  scripts/bundle build --platform / path --platform the platform bundle (scripts/bundle.d/platform.py)
 
 Everything is pinned by versions.yml: the Kubernetes release (default
 kubernetes.version) and what it names (etcd, CoreDNS, pause), and the node
@@ -80,6 +81,15 @@ def _load_lib(name: str):
 # names and file paths (playbooks/bundle.yml's downloaded bundle uses it too).
 MANIFEST_LIB = _load_lib("manifest")
 PLAN_LIB = _load_lib("plan")
+
+
+def _platform():
+    """scripts/bundle.d/platform.py: the platform images' builder (its recipes are data)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("mlops_bundle_platform", HERE / "platform.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class BundleError(Exception):
@@ -515,53 +525,61 @@ def write_oci_archive(out: Path, ref: str, layer: Layer, entrypoint: list, user:
     """Write a one-layer OCI image archive; return its manifest digest."""
     with tempfile.TemporaryFile(dir=out.parent) as raw:
         layer.write_tar(raw)
-        raw.seek(0)
-        h = hashlib.sha256()
-        size = 0
-        for chunk in iter(lambda: raw.read(1 << 20), b""):
-            h.update(chunk)
-            size += len(chunk)
-        layer_digest = "sha256:" + h.hexdigest()
-        config = {
-            "created": CREATED, "architecture": ARCH, "os": "linux",
-            "config": {"Env": env or [PATH_ENV], "Entrypoint": entrypoint, "User": user, "WorkingDir": workdir},
-            "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
-            "history": [{"created": CREATED, "created_by": "baremetal.mlops scripts/bundle: built from source here"}],
-        }
-        config_bytes = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
-        config_digest = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
-        manifest = {
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                       "digest": config_digest, "size": len(config_bytes)},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest,
-                        "size": size}],
-        }
-        manifest_bytes = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
-        manifest_digest = "sha256:" + hashlib.sha256(manifest_bytes).hexdigest()
-        index = {
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-            "manifests": [{
-                "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
-                "size": len(manifest_bytes), "platform": {"architecture": ARCH, "os": "linux"},
-                "annotations": {"io.containerd.image.name": ref,
-                                "org.opencontainers.image.ref.name": ref.rsplit(":", 1)[1]},
-            }],
-        }
+        return write_oci_from_layer(out, ref, raw, entrypoint, user=user, env=env, workdir=workdir)
 
-        def blob(tar, name, data=None, fileobj=None, length=None):
-            info = tarfile.TarInfo(name)
-            info.mtime, info.mode = EPOCH, 0o644
-            info.size = len(data) if data is not None else length
-            tar.addfile(info, io.BytesIO(data) if data is not None else fileobj)
 
-        raw.seek(0)
-        with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
-            blob(tar, "oci-layout", json.dumps({"imageLayoutVersion": "1.0.0"}).encode())
-            blob(tar, "index.json", json.dumps(index, sort_keys=True).encode())
-            blob(tar, f"blobs/sha256/{layer_digest[7:]}", fileobj=raw, length=size)
-            blob(tar, f"blobs/sha256/{config_digest[7:]}", config_bytes)
-            blob(tar, f"blobs/sha256/{manifest_digest[7:]}", manifest_bytes)
+def write_oci_from_layer(out: Path, ref: str, raw, entrypoint: list, user: str = "0", env: list | None = None,
+                         workdir: str = "/", cmd: list | None = None,
+                         created_by: str = "baremetal.mlops scripts/bundle: built from source here") -> str:
+    """Write a one-layer OCI image archive whose layer is the tar in the open file `raw`; return its digest."""
+    raw.seek(0)
+    h = hashlib.sha256()
+    size = 0
+    for chunk in iter(lambda: raw.read(1 << 20), b""):
+        h.update(chunk)
+        size += len(chunk)
+    layer_digest = "sha256:" + h.hexdigest()
+    config = {
+        "created": CREATED, "architecture": ARCH, "os": "linux",
+        "config": {"Env": env or [PATH_ENV], "Entrypoint": entrypoint, "User": user, "WorkingDir": workdir,
+                   **({"Cmd": cmd} if cmd else {})},
+        "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+        "history": [{"created": CREATED, "created_by": created_by}],
+    }
+    config_bytes = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
+    config_digest = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
+    manifest = {
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": config_digest, "size": len(config_bytes)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest,
+                    "size": size}],
+    }
+    manifest_bytes = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+    manifest_digest = "sha256:" + hashlib.sha256(manifest_bytes).hexdigest()
+    index = {
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
+            "size": len(manifest_bytes), "platform": {"architecture": ARCH, "os": "linux"},
+            "annotations": {"io.containerd.image.name": ref,
+                            "org.opencontainers.image.ref.name": ref.rsplit(":", 1)[1]},
+        }],
+    }
+
+    def blob(tar, name, data=None, fileobj=None, length=None):
+        info = tarfile.TarInfo(name)
+        info.mtime, info.mode = EPOCH, 0o644
+        info.size = len(data) if data is not None else length
+        tar.addfile(info, io.BytesIO(data) if data is not None else fileobj)
+
+    raw.seek(0)
+    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
+        blob(tar, "oci-layout", json.dumps({"imageLayoutVersion": "1.0.0"}).encode())
+        blob(tar, "index.json", json.dumps(index, sort_keys=True).encode())
+        blob(tar, f"blobs/sha256/{layer_digest[7:]}", fileobj=raw, length=size)
+        blob(tar, f"blobs/sha256/{config_digest[7:]}", config_bytes)
+        blob(tar, f"blobs/sha256/{manifest_digest[7:]}", manifest_bytes)
     return manifest_digest
 
 
@@ -912,6 +930,9 @@ def wrap(component: str, version: str) -> Path:
 # CLI
 # --------------------------------------------------------------------------
 def cmd_build(args) -> int:
+    if args.platform:
+        print(_platform().build(sys.modules[__name__], force=args.force))
+        return 0
     pins = resolve(load_versions(), args.kubernetes)
     path = build(pins, force=args.force)
     print(path)
@@ -925,6 +946,12 @@ def current_path(kubernetes: str | None) -> Path:
 
 
 def cmd_path(args) -> int:
+    if args.platform:
+        path = _platform().bundle_dir(sys.modules[__name__], load_versions())[0]
+        if not (path / "manifest.json").is_file():
+            raise BundleError(f"platform bundle {path.name} is not built: run scripts/bundle build --platform")
+        print(path)
+        return 0
     path = current_path(args.kubernetes)
     if not (path / "manifest.json").is_file():
         raise BundleError(f"bundle {path.name} is not built: run scripts/bundle build"
@@ -942,7 +969,7 @@ def cmd_verify(args) -> int:
 
 def cmd_list(args) -> int:
     bundles = cache_root() / "bundles"
-    for d in sorted(bundles.glob("k8s-*")) if bundles.is_dir() else []:
+    for d in sorted([*bundles.glob("k8s-*"), *bundles.glob("platform-*")]) if bundles.is_dir() else []:
         size = sum(p.stat().st_size for p in d.rglob("*") if p.is_file())
         print(f"{d}  {size / 2**20:.0f} MiB")
     return 0
@@ -959,6 +986,8 @@ def cmd_clean(args) -> int:
         for release in {k8s.get("version"), k8s.get("upgrade_from")} - {None}:
             with contextlib.suppress(BundleError):
                 keep.add(current_path(str(release)).name)
+        with contextlib.suppress(BundleError):
+            keep.add(_platform().bundle_dir(sys.modules[__name__], versions)[0].name)
     with locked(bundles / ".lock"):
         for d in sorted(bundles.iterdir()):
             if d.is_dir() and d.name not in keep:
@@ -979,9 +1008,11 @@ def main(argv=None) -> int:
     p = sub.add_parser("build", help="build the bundle (a no-op when it is cached)")
     p.add_argument("--kubernetes", help="release (default kubernetes.version of versions.yml)")
     p.add_argument("--force", action="store_true", help="rebuild even if cached")
+    p.add_argument("--platform", action="store_true", help="the platform bundle (images of the platform roles)")
     p.set_defaults(func=cmd_build)
     p = sub.add_parser("path", help="print the bundle's directory")
     p.add_argument("--kubernetes")
+    p.add_argument("--platform", action="store_true", help="the platform bundle's directory")
     p.set_defaults(func=cmd_path)
     p = sub.add_parser("verify", help="check every file of a bundle against its manifest")
     p.add_argument("dir", nargs="?")

@@ -39,6 +39,12 @@ def built_bundle(kubernetes: str | None = None) -> Path:
     return Path(res.stdout.strip().splitlines()[-1])
 
 
+def built_platform_bundle() -> Path:
+    """The platform bundle (images of the platform roles, from Debian packages), built if it is not cached."""
+    res = run([BUNDLE, "build", "--platform"], timeout=3600)
+    return Path(res.stdout.strip().splitlines()[-1])
+
+
 def ansible_env(extra=None):
     env = dict(os.environ)
     env.update({

@@ -7,6 +7,12 @@ started outside (``scripts/stack start``) and never stop it. The state dir and
 ports follow the same variables as scripts/stack (``MLOPS_STACK_DIR``,
 ``MLOPS_STACK_*_PORT``).
 
+The session fixture ``cluster`` is the one real kubeadm cluster of the
+cluster lane (container nodes, see k8s_helpers.Cluster), shared by
+test_kubeadm_cluster.py and test_platform_data.py. Tests marked
+``cluster_end`` (they remove nodes or reset the cluster) run after every
+other test of the session.
+
 Every test in this directory is marked ``integration``.
 """
 
@@ -17,6 +23,8 @@ import time
 from pathlib import Path
 
 import pytest
+from bundle_helpers import built_bundle
+from k8s_helpers import CONTROL_PLANES, GPU_WORKER, UPGRADE_FROM, WORKERS, Cluster
 from platform_helpers import Platform
 from stack_helpers import Stack, StackCLI, all_pids, become_subreaper, memory_summary, pid_is_running, reap
 
@@ -30,6 +38,29 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if HERE in Path(item.path).resolve().parents:
             item.add_marker(pytest.mark.integration)
+    # Tests that take nodes away or reset the shared cluster go last (stable order otherwise).
+    items.sort(key=lambda item: item.get_closest_marker("cluster_end") is not None)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory):
+    """The kubeadm cluster of the cluster lane: 3 control planes + 2 workers, installed at versions.yml's
+    upgrade_from release with its bundle; test_kubeadm_cluster.py upgrades it to the pinned release, and the
+    tests after that one (and test_platform_data.py) run on the upgraded cluster."""
+    new_bundle = built_bundle()
+    c = Cluster(tmp_path_factory.mktemp("k8s"), built_bundle(UPGRADE_FROM), "pytest-k8s", "198.19.20.0/24",
+                CONTROL_PLANES, WORKERS, gpu_workers=[GPU_WORKER], version=UPGRADE_FROM)
+    c.new_bundle = new_bundle
+    c.rack.up()
+    try:
+        c.play("playbooks/runtime.yml")
+        t0 = time.monotonic()
+        c.first_run = c.play("playbooks/kubernetes.yml", "-vvv")
+        c.first_seconds = time.monotonic() - t0
+        print(f"kubernetes.yml (v{UPGRADE_FROM}) on 5 booted nodes with the runtime: {c.first_seconds:.0f} s")
+        yield c
+    finally:
+        c.rack.down()
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -30,6 +30,11 @@ UPGRADE_FROM = VERSIONS["kubernetes"]["upgrade_from"]
 DEVICE_PLUGIN_IMAGE = (f"{VERSIONS['nvidia']['device_plugin']['image']}:"
                        f"v{VERSIONS['nvidia']['device_plugin']['version']}")
 BUSYBOX_IMAGE = "localhost/baremetal-mlops/test-busybox:1"
+# The test cluster (conftest.py's session fixture `cluster`): 3 control planes and 2 workers on 198.19.20.0/24.
+CONTROL_PLANES = [("k8s-cp1", "198.19.20.11"), ("k8s-cp2", "198.19.20.12"), ("k8s-cp3", "198.19.20.13")]
+WORKERS = [("k8s-w1", "198.19.20.21"), ("k8s-w2", "198.19.20.22")]
+# In gpu_workers (no GPU here): the NVIDIA device plugin must land there and on no other node.
+GPU_WORKER = "k8s-w2"
 BUSYBOX_APPLETS = ["sh", "nslookup", "httpd", "nc", "sleep", "cat", "echo", "sha256sum", "mkdir", "ls"]
 
 

@@ -35,30 +35,8 @@ from k8s_helpers import (BUSYBOX_IMAGE, UPGRADE_FROM, VERSION, Cluster, Prober, 
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="container nodes need root")
 
-CONTROL_PLANES = [("k8s-cp1", "198.19.20.11"), ("k8s-cp2", "198.19.20.12"), ("k8s-cp3", "198.19.20.13")]
-WORKERS = [("k8s-w1", "198.19.20.21"), ("k8s-w2", "198.19.20.22")]
-# In gpu_workers (no GPU here): the NVIDIA device plugin must land there and on no other node.
-GPU_WORKER = "k8s-w2"
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    # Installed at versions.yml's upgrade_from release with its bundle, upgraded to the pinned release by
-    # the upgrade test; every test after that one runs on the upgraded cluster.
-    new_bundle = built_bundle()
-    c = Cluster(tmp_path_factory.mktemp("k8s"), built_bundle(UPGRADE_FROM), "pytest-k8s", "198.19.20.0/24",
-                CONTROL_PLANES, WORKERS, gpu_workers=[GPU_WORKER], version=UPGRADE_FROM)
-    c.new_bundle = new_bundle
-    c.rack.up()
-    try:
-        c.play("playbooks/runtime.yml")
-        t0 = time.monotonic()
-        c.first_run = c.play("playbooks/kubernetes.yml", "-vvv")
-        c.first_seconds = time.monotonic() - t0
-        print(f"kubernetes.yml (v{UPGRADE_FROM}) on 5 booted nodes with the runtime: {c.first_seconds:.0f} s")
-        yield c
-    finally:
-        c.rack.down()
+# The cluster is conftest.py's session fixture `cluster` (shared with test_platform_data.py): these nodes.
+from k8s_helpers import CONTROL_PLANES, GPU_WORKER, WORKERS  # noqa: E402
 
 
 def kubelet_versions(cluster):
@@ -643,6 +621,7 @@ def worker_routes(cluster, node):
     return cluster.rack.ssh(node, "ip route show proto 77").stdout
 
 
+@pytest.mark.cluster_end
 def test_remove_node_drains_deletes_and_resets_it_and_leaves_its_data_volume_alone(cluster):
     node = "k8s-w2"
     keep = cluster.rack.ssh(node, "mkdir -p /data/k8s-volumes/vol1 && head -c 2000000 /dev/urandom "
@@ -671,6 +650,7 @@ def delegated_hosts(stdout, node):
     return set(re.findall(rf"^\w+: \[{node} -> ([\w-]+)", stdout, re.M)) - {"localhost"}
 
 
+@pytest.mark.cluster_end
 def test_add_node_joins_touching_only_it_and_one_control_plane_and_refuses_a_member(cluster):
     node = "k8s-w2"
     res = cluster.play("playbooks/add_node.yml", "--limit", node)
@@ -715,6 +695,7 @@ def readyz(cluster, control_plane):
     return cluster.kubectl("get", "--raw", "/readyz", server=f"https://{dict(CONTROL_PLANES)[control_plane]}:6443").stdout.strip()
 
 
+@pytest.mark.cluster_end
 def test_removing_a_control_plane_takes_it_out_of_etcd_and_add_node_joins_it_back(cluster):
     node = "k8s-cp3"
     before = etcd_members(cluster)
@@ -741,6 +722,7 @@ def test_removing_a_control_plane_takes_it_out_of_etcd_and_add_node_joins_it_bac
     assert readyz(cluster, node) == "ok"
 
 
+@pytest.mark.cluster_end
 def test_reset_with_its_confirmation_removes_kubernetes_and_leaves_the_data_volumes(cluster):
     # Last test: the cluster is gone after it.
     keep = {}

@@ -1,0 +1,257 @@
+"""The platform bundle: the images the platform roles run, built here from recipes that are data.
+
+  scripts/bundle build --platform     build (or reuse) the platform bundle
+  scripts/bundle path --platform      print its directory (exit 1 if not built)
+
+versions.yml `platform.images` pins each image (its version, the Debian suite
+and the exact version of every package named); scripts/bundle.d/images.yml
+holds each image's recipe (base, users, default user, entrypoint, a check).
+This file is the one builder: for a `debian` recipe it runs mmdebstrap (the
+essential variant of the suite plus the pinned packages; apt verifies each
+package against the archive's signed Release file), checks that the
+packages installed are the pinned versions and that the image's check
+command runs, and writes the root file system as the one layer of an OCI
+archive (scripts/bundle.d/bundle.py's writer, the same as the Kubernetes
+images). The manifest records every Debian package and version each image
+holds.
+
+Cache: <cache>/bundles/platform-<key>/ (same layout and manifest format as a
+Kubernetes bundle: images/ and manifest.json), where the key hashes the pins,
+the recipes and this builder; built in a temporary directory and renamed into
+place only when complete and verified; a second build is a no-op.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+RECIPES_FILE = HERE / "images.yml"
+RECIPE_KEYS = {"name", "base", "users", "user", "entrypoint", "cmd", "workdir", "dirs", "check", "expect"}
+DEB_VERSION = re.compile(r"^[0-9][A-Za-z0-9.+~:-]*$")
+# What an image never needs: documentation, manuals, translations (copyright files are kept).
+DPKG_EXCLUDES = ["path-exclude=/usr/share/doc/*", "path-include=/usr/share/doc/*/copyright",
+                 "path-exclude=/usr/share/man/*", "path-exclude=/usr/share/info/*",
+                 "path-exclude=/usr/share/locale/*", "path-exclude=/usr/share/lintian/*"]
+
+
+def load_recipes(path: Path = RECIPES_FILE) -> dict:
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a mapping of image recipes")
+    return data
+
+
+def resolve(versions: dict, recipes: dict, error) -> dict:
+    """image key -> {recipe, pin, ref}; every problem of versions.yml and the recipes in one error."""
+    problems = []
+    platform = versions.get("platform") or {}
+    pins = platform.get("images") or {}
+    mirror = platform.get("debian_mirror")
+    if not isinstance(mirror, str) or not mirror.startswith(("http://", "https://")):
+        problems.append(f"platform.debian_mirror {mirror!r} is not an http(s) URL of a Debian archive")
+    out = {}
+    for key in sorted(set(pins) | set(recipes)):
+        pin, recipe = pins.get(key), recipes.get(key)
+        if not isinstance(recipe, dict):
+            problems.append(f"platform.images.{key} is pinned in versions.yml but scripts/bundle.d/images.yml "
+                            f"has no recipe for it: add one (name, base, user, entrypoint)")
+            continue
+        if not isinstance(pin, dict):
+            problems.append(f"scripts/bundle.d/images.yml has a recipe {key!r} that versions.yml does not pin: "
+                            f"add platform.images.{key} (version, debian_suite, packages) or remove the recipe")
+            continue
+        unknown = sorted(set(recipe) - RECIPE_KEYS)
+        if unknown:
+            problems.append(f"images.yml {key}: unknown keys {unknown}; a recipe has {sorted(RECIPE_KEYS)}")
+        if recipe.get("base") != "debian":
+            problems.append(f"images.yml {key}: base {recipe.get('base')!r}; this builder knows `debian`")
+        if not re.match(r"^[a-z0-9.-]+(/[a-z0-9._-]+)+$", str(recipe.get("name", ""))):
+            problems.append(f"images.yml {key}: name {recipe.get('name')!r} is not an image name without a tag")
+        if not isinstance(recipe.get("entrypoint"), list) or not recipe["entrypoint"]:
+            problems.append(f"images.yml {key}: entrypoint must be a non-empty list")
+        if not re.match(r"^[0-9]+:[0-9]+$", str(recipe.get("user", ""))):
+            problems.append(f"images.yml {key}: user {recipe.get('user')!r} must be numeric uid:gid "
+                            "(pods can then run as non-root without naming it)")
+        version = str(pin.get("version", ""))
+        if not re.match(r"^[0-9]+\.[0-9]+\.[0-9]+$", version):
+            problems.append(f"platform.images.{key}.version {version!r} is not MAJOR.MINOR.PATCH")
+        if not re.match(r"^[a-z]+$", str(pin.get("debian_suite", ""))):
+            problems.append(f"platform.images.{key}.debian_suite {pin.get('debian_suite')!r} is not a suite "
+                            "name (bookworm, trixie)")
+        packages = pin.get("packages")
+        if not isinstance(packages, dict) or not packages:
+            problems.append(f"platform.images.{key}.packages must map each Debian package to its exact version")
+            packages = {}
+        for name, ver in packages.items():
+            if not DEB_VERSION.match(str(ver)):
+                problems.append(f"platform.images.{key}.packages.{name}: {ver!r} is not an exact Debian version "
+                                "(apt-cache policy NAME shows it)")
+        out[key] = {"recipe": recipe, "pin": pin, "ref": f"{recipe.get('name')}:{version}", "mirror": mirror}
+    if problems:
+        raise error("versions.yml and scripts/bundle.d/images.yml cannot make the platform bundle; nothing was "
+                    "built:\n  - " + "\n  - ".join(problems))
+    return out
+
+
+def key_of(images: dict, builder_files: list) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps({k: {"recipe": v["recipe"], "pin": v["pin"], "mirror": v["mirror"]}
+                         for k, v in images.items()}, sort_keys=True).encode())
+    for f in builder_files:
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def sources(mirror: str, suite: str) -> list:
+    """The suite, its updates and its security archive (where Debian publishes fixes first)."""
+    security = mirror.rstrip("/") + "-security"
+    return [f"deb {mirror} {suite} main", f"deb {mirror} {suite}-updates main",
+            f"deb {security} {suite}-security main"]
+
+
+def hooks(key: str, recipe: dict, pin: dict, work: Path) -> list:
+    """mmdebstrap hook arguments: fixed users before the packages, directories and the record after."""
+    args = []
+    for u in recipe.get("users") or []:
+        name, uid, gid = u["name"], int(u["uid"]), int(u.get("gid", u["uid"]))
+        home = u.get("home", "/nonexistent")
+        # Written directly (the essential variant has no useradd); the packages' maintainer scripts see
+        # the user exists and reuse it, so the ids are the recipe's, not the next free ones.
+        script = (f'echo "{name}:x:{gid}:" >> "$1/etc/group" && '
+                  f'echo "{name}:x:{uid}:{gid}::{home}:/usr/sbin/nologin" >> "$1/etc/passwd" && '
+                  f'echo "{name}:!:1::::::" >> "$1/etc/shadow" && '
+                  f'mkdir -p "$1{home}" && chown {uid}:{gid} "$1{home}"')
+        args.append(f"--essential-hook={script}")
+    for d in recipe.get("dirs") or []:
+        path, mode, owner = d["path"], d.get("mode", "0755"), d.get("owner", "0:0")
+        args.append(f'--customize-hook=mkdir -p "$1{path}" && chown {owner} "$1{path}" && chmod {mode} "$1{path}"')
+    record = shlex.quote(str(work / f"{key}.packages"))
+    args.append("--customize-hook=chroot \"$1\" dpkg-query -W -f '${Package}\\t${Version}\\n' > " + record)
+    if recipe.get("check"):
+        out = shlex.quote(str(work / f"{key}.check"))
+        argv = " ".join(shlex.quote(a) for a in recipe["check"])
+        args.append(f'--customize-hook=chroot "$1" {argv} > {out} 2>&1')
+    return args
+
+
+def build_image(key: str, spec: dict, work: Path, error, log) -> tuple:
+    """mmdebstrap the root file system into a tar; return (tar path, packages, check output)."""
+    recipe, pin = spec["recipe"], spec["pin"]
+    mm = shutil.which("mmdebstrap")
+    if not mm:
+        raise error("mmdebstrap not found: apt-get install mmdebstrap (scripts/bootstrap does)")
+    include = ",".join(f"{name}={ver}" for name, ver in sorted(pin["packages"].items()))
+    tar = work / f"{key}.tar"
+    argv = [mm, "--mode=root", "--variant=essential", "--format=tar", "--skip=output/dev",
+            f"--include={include}", *[f"--dpkgopt={o}" for o in DPKG_EXCLUDES],
+            "--aptopt=Acquire::Retries 3", *hooks(key, recipe, pin, work),
+            pin["debian_suite"], str(tar), *sources(spec["mirror"], pin["debian_suite"])]
+    t0 = time.monotonic()
+    log(f"mmdebstrap {pin['debian_suite']} + {include} -> {spec['ref']}")
+    res = subprocess.run(argv, capture_output=True, text=True, check=False,
+                         env=dict(os.environ, SOURCE_DATE_EPOCH="1", LC_ALL="C.UTF-8"))
+    if res.returncode != 0:
+        tail = "\n".join(res.stderr.strip().splitlines()[-15:])
+        hint = ""
+        if "has no installation candidate" in res.stderr or "was not found" in res.stderr \
+                or "Version '" in res.stderr:
+            hint = ("\nFix: a pinned package version is not served by the archive any more (the mirror keeps only "
+                    f"the current point release): update platform.images.{key}.packages in versions.yml "
+                    "to what `apt-cache policy NAME` shows for that suite")
+        raise error(f"building image {spec['ref']} failed (mmdebstrap rc {res.returncode}):\n{tail}{hint}")
+    installed = dict(line.split("\t", 1) for line in (work / f"{key}.packages").read_text().splitlines() if line)
+    wrong = {n: (v, installed.get(n)) for n, v in pin["packages"].items() if installed.get(n) != str(v)}
+    if wrong:
+        raise error(f"image {spec['ref']}: installed packages differ from the pins: "
+                    + ", ".join(f"{n} pinned {v}, installed {got}" for n, (v, got) in sorted(wrong.items())))
+    check = ""
+    if recipe.get("check"):
+        check = (work / f"{key}.check").read_text().strip()
+        want = str(recipe.get("expect", "")).format(version=pin["version"])
+        if want not in check:
+            raise error(f"image {spec['ref']}: its check {recipe['check']} printed {check[:200]!r}, "
+                        f"expected {want!r}")
+    log(f"{spec['ref']}: {len(installed)} Debian packages, {tar.stat().st_size / 2**20:.0f} MiB, "
+        f"{time.monotonic() - t0:.0f} s")
+    return tar, installed, check
+
+
+def build_into(tmp: Path, images: dict, key: str, lib, error, log) -> None:
+    """Every image of the plan into tmp/images, and tmp/manifest.json."""
+    work = tmp / ".work"
+    (tmp / "images").mkdir(parents=True)
+    work.mkdir()
+    files, listed = [], []
+    for name, spec in sorted(images.items()):
+        recipe, pin = spec["recipe"], spec["pin"]
+        tar, installed, check = build_image(name, spec, work, error, log)
+        rel = lib.PLAN_LIB.image_file(spec["ref"])
+        out = tmp / rel
+        with open(tar, "rb") as raw:
+            digest = lib.write_oci_from_layer(
+                out, spec["ref"], raw, recipe["entrypoint"], user=str(recipe["user"]),
+                workdir=recipe.get("workdir", "/"), cmd=recipe.get("cmd"),
+                created_by=f"baremetal.mlops scripts/bundle --platform: mmdebstrap {pin['debian_suite']} "
+                           f"from Debian packages ({', '.join(sorted(pin['packages']))})")
+        tar.unlink()
+        files.append({"path": rel, "sha256": lib.file_sha256(out), "size": out.stat().st_size,
+                      "component": f"image {spec['ref']}", "version": str(pin["version"]),
+                      "origin": f"assembled here (OCI archive, one layer): mmdebstrap --variant=essential of Debian "
+                                f"{pin['debian_suite']} from {spec['mirror']} with the pinned packages",
+                      "image": spec["ref"], "manifest_digest": digest, "check_output": check,
+                      "debian_packages": dict(sorted(installed.items()))})
+        listed.append({"name": spec["ref"], "key": name, "path": rel, "manifest_digest": digest,
+                       "user": str(recipe["user"])})
+    shutil.rmtree(work)
+    manifest = {
+        "layout": lib.MANIFEST_LIB.LAYOUT,
+        "platform": True,
+        "architecture": lib.ARCH,
+        "source": "built from Debian packages here by scripts/bundle --platform (baremetal.mlops); these "
+                  "digests are this build's, NOT upstream's registry digests",
+        "key": key,
+        "pins": {k: str(v["pin"]["version"]) for k, v in images.items()},
+        "builder": {"script": "scripts/bundle.d/platform.py", "recipes": "scripts/bundle.d/images.yml"},
+        "images": listed,
+        "files": sorted(files, key=lambda f: f["path"]),
+    }
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def bundle_dir(lib, versions: dict) -> tuple:
+    images = resolve(versions, load_recipes(), lib.BundleError)
+    key = key_of(images, [Path(lib.__file__), Path(__file__), RECIPES_FILE])
+    return lib.cache_root() / "bundles" / f"platform-{key[:12]}", images, key
+
+
+def build(lib, force: bool = False) -> Path:
+    final, images, key = bundle_dir(lib, lib.load_versions())
+    bundles = final.parent
+    with lib.locked(bundles / ".lock"):
+        if final.is_dir() and not force:
+            lib.verify(final)
+            lib.log(f"platform bundle {final.name} is built and verified (no-op)")
+            return final
+        tmp = bundles / f".tmp-{final.name}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        start = time.monotonic()
+        try:
+            build_into(tmp, images, key, lib, lib.BundleError, lib.log)
+            lib.verify(tmp)
+            shutil.rmtree(final, ignore_errors=True)
+            tmp.rename(final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        lib.log(f"platform bundle {final.name} built in {time.monotonic() - start:.0f} s: {final}")
+    return final

@@ -1,0 +1,276 @@
+"""The platform's data layer on the cluster (issue 22, first part: Redis with Sentinel), for real.
+
+Runs on the cluster of test_kubeadm_cluster.py (the session fixture
+`cluster` of conftest.py: one cluster for both modules; the cluster lane of
+scripts/test runs them in one pytest), after its tests that keep the cluster
+and before the ones that remove nodes or reset it (marked `cluster_end`).
+playbooks/platform.yml imports the platform bundle's images (built here from
+Debian packages by `scripts/bundle build --platform`) on every node and
+deploys Redis with Sentinel through kubernetes.core. Clients are the
+standard ones (redis-py's Sentinel client, redis-cli) in a pod of the
+bundle's platform-tools image. The node of the primary is powered off for real
+(`scripts/vrack stop`). At the end the namespace is deleted, so that the
+drains of the node tests that follow are not held by its disruption budgets.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import time
+
+import pytest
+import yaml
+from bundle_helpers import ROOT, run
+from k8s_helpers import recap
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="container nodes need root")
+
+NS = "mlops-data"
+VERSIONS = yaml.safe_load((ROOT / "versions.yml").read_text())
+TOOLS_IMAGE = ("localhost/baremetal-mlops/platform-tools:"
+               f"{VERSIONS['platform']['images']['platform_tools']['version']}")
+MEMORY_LIMIT = "256Mi"  # small, so that filling it past maxmemory takes seconds
+CLIENT = f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: client, namespace: {NS}}}
+spec:
+  securityContext: {{runAsNonRoot: true, runAsUser: 1000, seccompProfile: {{type: RuntimeDefault}}}}
+  # On a control plane: the failover test powers a worker off, and the client must outlive it.
+  nodeSelector: {{node-role.kubernetes.io/control-plane: ""}}
+  tolerations: [{{key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}}]
+  containers:
+    - name: client
+      image: {TOOLS_IMAGE}
+      imagePullPolicy: Never
+      command: [sleep, infinity]
+      env:
+        - name: REDIS_PASSWORD
+          valueFrom: {{secretKeyRef: {{name: redis-auth, key: password}}}}
+      securityContext: {{allowPrivilegeEscalation: false, capabilities: {{drop: [ALL]}}}}
+"""
+# Run in the client pod: find the primary through the Sentinels as Feast does, then whatever ACTION says.
+CLIENT_SCRIPT = r"""
+import json, os, sys
+import redis
+from redis.sentinel import Sentinel
+sentinel = Sentinel([("redis-sentinel", 26379)], socket_timeout=3)
+primary = sentinel.master_for("redis", password=os.environ["REDIS_PASSWORD"], socket_timeout=5)
+action = sys.argv[1]
+out = {"primary": list(sentinel.discover_master("redis"))}
+if action == "roundtrip":
+    primary.set("probe", "value-1")
+    out["get"] = primary.get("probe").decode()
+    try:
+        sentinel.master_for("redis", password="not-the-password", socket_timeout=3).ping()
+        out["bad_password"] = "accepted"
+    except (redis.exceptions.AuthenticationError, redis.exceptions.ResponseError) as exc:
+        out["bad_password"] = "refused: " + str(exc)
+    admin = redis.Redis(host="redis-sentinel", port=26379, socket_timeout=3)
+    for cmd in (("SENTINEL", "FAILOVER", "redis"), ("SENTINEL", "SET", "redis", "quorum", "1"), ("SHUTDOWN",)):
+        try:
+            admin.execute_command(*cmd)
+            out[" ".join(cmd[:2])] = "accepted"
+        except redis.exceptions.ResponseError as exc:
+            out[" ".join(cmd[:2])] = "refused: " + str(exc)
+elif action == "fill":
+    info = primary.info("memory")
+    out["maxmemory"] = info["maxmemory"]
+    value = b"x" * 4096
+    n = int(info["maxmemory"] * 2 / len(value))
+    pipe = primary.pipeline(transaction=False)
+    for i in range(n):
+        pipe.set(f"fill:{i}", value)
+        if i % 500 == 499:
+            pipe.execute()
+    pipe.execute()
+    out["written"] = n
+    out["used_memory"] = primary.info("memory")["used_memory"]
+    out["evicted_keys"] = primary.info("stats")["evicted_keys"]
+    out["dbsize"] = primary.dbsize()
+elif action == "write":
+    n = int(sys.argv[2])
+    primary.flushall()
+    for i in range(n):
+        primary.set(f"acked:{i}", i)
+    # Acknowledged by the replica too: what the failover must keep.
+    out["replicas_acked"] = primary.execute_command("WAIT", 1, 10000)
+    out["written"] = n
+elif action == "count":
+    keys = [k.decode() for k in primary.scan_iter("acked:*", count=1000)]
+    out["count"] = len(keys)
+    primary.set("after-failover", "yes")
+    out["write_after"] = primary.get("after-failover").decode()
+print(json.dumps(out))
+"""
+
+
+def kubectl(cluster, *args, **kw):
+    return cluster.kubectl(*args, **kw)
+
+
+def client(cluster, *args, timeout=300):
+    res = kubectl(cluster, "-n", NS, "exec", "-i", "client", "--", "python3", "-", *map(str, args),
+                  stdin=CLIENT_SCRIPT, timeout=timeout, check=False)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def play(cluster, *args, check=True):
+    return cluster.play("playbooks/platform.yml", "-e", f"mlops_platform_bundle_dir={cluster.platform_bundle}",
+                        "-e", f"redis_memory_limit={MEMORY_LIMIT}", *args, check=check)
+
+
+def redis_pods(cluster):
+    pods = json.loads(kubectl(cluster, "-n", NS, "get", "pods", "-l", "app.kubernetes.io/name=redis",
+                              "-o", "json").stdout)["items"]
+    return {p["metadata"]["name"]: p for p in pods}
+
+
+def sentinel_view(cluster, sentinel):
+    """What one Sentinel sees: primary (its pod IP), flags, replicas_up, other_sentinels (the role's check script)."""
+    res = kubectl(cluster, "-n", NS, "exec", sentinel, "--", "bash", "/etc/redis/check-sentinel.sh", check=False)
+    return dict(re.findall(r"(\w+)=(\S*)", res.stdout))
+
+
+def pod_of_ip(cluster, ip):
+    return next((n for n, p in redis_pods(cluster).items() if p["status"].get("podIP") == ip), None)
+
+
+@pytest.fixture(scope="module")
+def data_layer(cluster):
+    from bundle_helpers import built_platform_bundle
+    cluster.platform_bundle = built_platform_bundle()
+    t0 = time.monotonic()
+    cluster.platform_first_run = play(cluster, "-vvv")
+    cluster.platform_seconds = time.monotonic() - t0
+    print(f"playbooks/platform.yml (images on 5 nodes, Redis with Sentinel): {cluster.platform_seconds:.0f} s")
+    kubectl(cluster, "apply", "-f", "-", stdin=CLIENT)
+    cluster.wait_pod("client", namespace=NS)
+    try:
+        yield cluster
+    finally:
+        kubectl(cluster, "delete", "namespace", NS, "--wait=true", "--timeout=180s", check=False, timeout=240)
+
+
+def test_redis_runs_with_sentinels_agreeing_on_one_primary_and_its_password_is_never_printed(data_layer):
+    out = data_layer.platform_first_run.stdout + data_layer.platform_first_run.stderr
+    assert "task path:" in out  # -vvv indeed
+    secret = json.loads(kubectl(data_layer, "-n", NS, "get", "secret", "redis-auth", "-o", "json").stdout)["data"]
+    for key in ("password", "sentinel-password"):
+        value = base64.b64decode(secret[key]).decode()
+        assert len(value) == 40
+        # No fragment of 8 characters of either password in 90 kB+ of -vvv output.
+        assert not [value[i:i + 8] for i in range(len(value) - 7) if value[i:i + 8] in out], key
+    pods = redis_pods(data_layer)
+    servers = sorted(n for n in pods if re.match(r"^redis-\d+$", n))
+    sentinels = sorted(n for n in pods if n.startswith("redis-sentinel-"))
+    assert servers == ["redis-0", "redis-1"] and len(sentinels) == 3
+    # One instance per node, on workers (their volumes); Sentinels on three distinct nodes.
+    assert len({pods[n]["spec"]["nodeName"] for n in servers}) == 2
+    assert {pods[n]["spec"]["nodeName"] for n in servers} <= {n for n, _ip in data_layer.workers}
+    assert len({pods[n]["spec"]["nodeName"] for n in sentinels}) == 3
+    views = [sentinel_view(data_layer, s) for s in sentinels]
+    assert len({v.get("primary") for v in views}) == 1, views
+    assert pod_of_ip(data_layer, views[0]["primary"]) in servers, views
+    assert all(v["flags"] == "master" and v["replicas_up"] == "1" and v["other_sentinels"] == "2" for v in views), views
+    # Every Service is cluster-internal: nothing is opened to the rack LAN.
+    services = json.loads(kubectl(data_layer, "-n", NS, "get", "services", "-o", "json").stdout)["items"]
+    assert {s["spec"]["type"] for s in services} == {"ClusterIP"}
+
+
+def test_a_pod_writes_and_reads_through_sentinel_and_wrong_passwords_and_admin_commands_are_refused(data_layer):
+    out = client(data_layer, "roundtrip")
+    assert out["get"] == "value-1"
+    assert out["bad_password"].startswith("refused") and "WRONGPASS" in out["bad_password"], out
+    # Sentinels answer clients without a password, but only who the primary is.
+    for cmd in ("SENTINEL FAILOVER", "SENTINEL SET", "SHUTDOWN"):
+        assert out[cmd].startswith("refused") and "no permissions" in out[cmd], out
+
+
+def test_filling_past_maxmemory_evicts_keys_and_no_instance_is_oom_killed(data_layer):
+    out = client(data_layer, "fill")
+    limit = 256 * 2 ** 20
+    assert out["maxmemory"] == limit * 60 // 100
+    assert out["evicted_keys"] > 0 and out["dbsize"] < out["written"], out
+    assert out["used_memory"] <= out["maxmemory"] * 1.05, out
+    for name, pod in redis_pods(data_layer).items():
+        for status in pod["status"]["containerStatuses"]:
+            assert status["restartCount"] == 0, (name, status)
+            assert "terminated" not in (status.get("lastState") or {}), (name, status)
+
+
+def test_second_run_and_check_diff_change_nothing(data_layer):
+    for args in ((), ("--check", "--diff")):
+        res = play(data_layer, *args)
+        changed = {h: r["changed"] for h, r in recap(res.stdout).items()}
+        assert changed and all(v == 0 for v in changed.values()), (args, res.stdout[-5000:])
+
+
+def test_bad_input_is_refused_naming_each_variable_before_anything_changes(data_layer):
+    res = play(data_layer, "--tags", "redis", "-e", "redis_namespace=mlops-refused", "-e", "redis_maxmemory=300Mi",
+               "-e", "redis_instances=1", "-e", "redis_sentinels=2", check=False)
+    out = " ".join(res.stdout.split())
+    assert res.returncode != 0
+    assert "redis_maxmemory 300Mi is not below redis_memory_limit 256Mi" in out, out[-3000:]
+    assert "redis_instances is 1 with redis_ha true" in out
+    assert "redis_sentinels 2 must be odd and at least 3" in out
+    assert kubectl(data_layer, "get", "namespace", "mlops-refused", check=False).returncode != 0
+
+
+def test_powering_off_the_primarys_node_promotes_the_replica_and_keeps_every_acknowledged_write(data_layer):
+    written = client(data_layer, "write", 2000)
+    assert written["replicas_acked"] == 1, written
+    primary_ip = written["primary"][0]
+    primary = pod_of_ip(data_layer, primary_ip)
+    pods = redis_pods(data_layer)
+    node = pods[primary]["spec"]["nodeName"]
+    watcher = next(n for n, p in pods.items() if n.startswith("redis-sentinel-") and p["spec"]["nodeName"] != node)
+    t0 = time.monotonic()
+    data_layer.rack.stop(node)
+    try:
+        seen = {}
+        while time.monotonic() - t0 < 120:
+            seen = sentinel_view(data_layer, watcher)
+            if seen.get("primary") not in (None, "", primary_ip) and "master" == seen.get("flags"):
+                break
+            time.sleep(1)
+        failover = time.monotonic() - t0
+        assert seen.get("primary") not in (None, "", primary_ip), seen
+        # A client (Sentinel discovery, as Feast does it) retries until it gets an answer: the keys counted
+        # there are the ones the replica had acknowledged.
+        after, error = None, ""
+        while time.monotonic() - t0 < 180:
+            res = kubectl(data_layer, "-n", NS, "exec", "-i", "client", "--", "python3", "-", "count",
+                          stdin=CLIENT_SCRIPT, timeout=60, check=False)
+            if res.returncode == 0:
+                after = json.loads(res.stdout.strip().splitlines()[-1])
+                break
+            error = res.stderr[-300:]
+            time.sleep(1)
+        served = time.monotonic() - t0
+        print(f"Redis: {node} (primary {primary}) powered off; the Sentinels named {seen['primary']} after "
+              f"{failover:.1f} s; a client read through them again after {served:.1f} s")
+        assert after, error
+        assert after["count"] == written["written"], (written, after)
+        assert after["write_after"] == "yes"
+    finally:
+        data_layer.rack.start(node)
+    # Back from its disk, the old primary waits for the Sentinels and rejoins as a replica of the new one.
+    deadline = time.monotonic() + 300
+    replicas = ""
+    while time.monotonic() < deadline:
+        res = kubectl(data_layer, "-n", NS, "exec", primary, "--", "redis-cli", "INFO", "replication", check=False)
+        replicas = res.stdout
+        if "role:slave" in replicas and "master_link_status:up" in replicas:
+            break
+        time.sleep(5)
+    assert "role:slave" in replicas and "master_link_status:up" in replicas, replicas
+    # And the Sentinels see it again (its new address) as a replica that is up.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sentinel_view(data_layer, watcher).get("replicas_up") != "1":
+        time.sleep(3)
+    assert sentinel_view(data_layer, watcher).get("replicas_up") == "1"
