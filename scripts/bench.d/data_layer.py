@@ -80,7 +80,8 @@ def main() -> int:
     p.add_argument("-n", type=int, default=20000, help="GETs per measurement")
     args = p.parse_args()
     if not args.kubectl:
-        bundle = subprocess.run([str(ROOT / "scripts" / "bundle"), "path"], capture_output=True, text=True).stdout
+        bundle = subprocess.run([str(ROOT / "scripts" / "bundle"), "path"], capture_output=True, text=True,
+                                check=True).stdout
         args.kubectl = str(Path(bundle.strip()) / "bin" / "kubectl")
     kc = args.kubeconfig
     out = kubectl(args, kc, "-n", NS, "exec", "redis-sentinel-0", "--", "redis-cli", "-p", "26379", "--raw",
@@ -111,7 +112,7 @@ def main() -> int:
             try:
                 time.sleep(0.5)
                 res = subprocess.run([bench, "-p", str(port), "-t", "get", "-n", str(args.n), "-c", "1", "--csv",
-                                      "--precision", "3"], capture_output=True, text=True, timeout=300)
+                                      "--precision", "3"], capture_output=True, text=True, timeout=300, check=False)
                 print(f"  host loopback (this machine, redis-server {VERSIONS['platform']['images']['redis']['version']}"
                       f"): {percentiles(res.stdout)}")
             finally:
@@ -122,11 +123,11 @@ def main() -> int:
     env = dict(os.environ, PATH=f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}",
                ANSIBLE_STRATEGY="mitogen_linear", ANSIBLE_STRATEGY_PLUGINS=str(ROOT / "molecule" / "shared" / "strategy"))
     platform = subprocess.run([str(ROOT / "scripts" / "bundle"), "path", "--platform"], capture_output=True,
-                              text=True).stdout.strip()
+                              text=True, check=True).stdout.strip()
     t0 = time.monotonic()
     res = subprocess.run(["ansible-playbook", "-i", args.inventory, "playbooks/platform.yml", "--tags", "redis",
                           "-e", f"mlops_platform_bundle_dir={platform}"], cwd=ROOT, env=env, capture_output=True,
-                         text=True)
+                         text=True, check=False)
     recap = [line for line in res.stdout.splitlines() if "changed=" in line]
     print(f"  no-op platform.yml --tags redis: {time.monotonic() - t0:.1f} s, rc {res.returncode}, "
           f"{'; '.join(' '.join(r.split()[:1] + r.split()[3:4]) for r in recap)}")

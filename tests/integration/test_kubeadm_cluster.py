@@ -30,13 +30,11 @@ import time
 import pytest
 import yaml
 from bundle_helpers import ROOT, VENV_BIN, built_bundle, run
-from k8s_helpers import (BUSYBOX_IMAGE, UPGRADE_FROM, VERSION, Cluster, Prober, busybox_image, copy_bundle_without,
-                         recap)
+# The cluster is conftest.py's session fixture `cluster` (shared with test_platform_data.py), on these nodes.
+from k8s_helpers import (BUSYBOX_IMAGE, CONTROL_PLANES, GPU_WORKER, UPGRADE_FROM, VERSION, WORKERS, Prober,
+                         busybox_image, copy_bundle_without, recap)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="container nodes need root")
-
-# The cluster is conftest.py's session fixture `cluster` (shared with test_platform_data.py): these nodes.
-from k8s_helpers import CONTROL_PLANES, GPU_WORKER, WORKERS  # noqa: E402
 
 
 def kubelet_versions(cluster):

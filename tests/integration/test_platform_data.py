@@ -23,7 +23,7 @@ import time
 
 import pytest
 import yaml
-from bundle_helpers import ROOT, run
+from bundle_helpers import ROOT
 from k8s_helpers import recap
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="container nodes need root")
