@@ -19,6 +19,7 @@ import base64
 import json
 import os
 import re
+import subprocess
 import time
 
 import pytest
@@ -99,6 +100,19 @@ elif action == "write":
     # Acknowledged by the replica too: what the failover must keep.
     out["replicas_acked"] = primary.execute_command("WAIT", 1, 10000)
     out["written"] = n
+elif action == "loop":
+    import time
+    end, ok, failed, errors, i = time.time() + float(sys.argv[2]), 0, 0, [], 0
+    while time.time() < end:
+        i += 1
+        try:
+            primary.set(f"loop:{i}", i)
+            ok += 1
+        except Exception as exc:  # every failure counts, whatever it is
+            failed += 1
+            errors.append(type(exc).__name__)
+        time.sleep(0.05)
+    out.update(ok=ok, failed=failed, errors=errors[:10])
 elif action == "count":
     keys = [k.decode() for k in primary.scan_iter("acked:*", count=1000)]
     out["count"] = len(keys)
@@ -208,6 +222,39 @@ def test_second_run_and_check_diff_change_nothing(data_layer):
         res = play(data_layer, *args)
         changed = {h: r["changed"] for h, r in recap(res.stdout).items()}
         assert changed and all(v == 0 for v in changed.values()), (args, res.stdout[-5000:])
+
+
+def test_a_configuration_change_restarts_every_pod_in_order_and_a_writing_client_sees_no_failure(data_layer):
+    """maxmemory and the Sentinels' down-after changed: the role restarts the 3 Sentinels one at a time, then the
+    replica, then the primary (which hands over first); a client writing every 50 ms throughout loses nothing."""
+    before = {n: p["metadata"]["uid"] for n, p in redis_pods(data_layer).items()}
+    argv = [str(data_layer.bundle / "bin" / "kubectl"), f"--kubeconfig={data_layer.kubeconfig}", "-n", NS, "exec",
+            "-i", "client", "--", "python3", "-", "loop", "150"]
+    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as writer:
+        writer.stdin.write(CLIENT_SCRIPT)
+        writer.stdin.close()
+        time.sleep(3)
+        t0 = time.monotonic()
+        res = play(data_layer, "--tags", "redis", "-e", "redis_maxmemory_percent=55", "-e", "redis_down_after_ms=6000")
+        seconds = time.monotonic() - t0
+        out = writer.stdout.read()
+        writer.wait(timeout=300)
+    order = re.findall(r"TASK \[baremetal\.mlops\.redis : Redis \| Delete the pod .* - (\S+)\]", res.stdout)
+    loop = json.loads(out.strip().splitlines()[-1])
+    print(f"Redis: configuration change rolled {order} in {seconds:.0f} s; writer: {loop}")
+    assert order[:3] == ["redis-sentinel-0", "redis-sentinel-1", "redis-sentinel-2"], order
+    assert sorted(order[3:]) == ["redis-0", "redis-1"], order
+    assert loop["failed"] == 0 and loop["ok"] > 1000, loop
+    after = redis_pods(data_layer)
+    assert all(after[n]["metadata"]["uid"] != uid for n, uid in before.items() if n != "client")
+    primary = sentinel_view(data_layer, "redis-sentinel-0")
+    res = kubectl(data_layer, "-n", NS, "exec", pod_of_ip(data_layer, primary["primary"]), "--", "redis-cli",
+                  "CONFIG", "GET", "maxmemory")
+    assert res.stdout.split()[-1] == str(256 * 2 ** 20 * 55 // 100)
+    # And the next run with the same values restarts nothing.
+    res = play(data_layer, "--tags", "redis", "-e", "redis_maxmemory_percent=55", "-e", "redis_down_after_ms=6000")
+    assert recap(res.stdout)["k8s-cp1"]["changed"] == 0, res.stdout[-3000:]
 
 
 def test_bad_input_is_refused_naming_each_variable_before_anything_changes(data_layer):
