@@ -28,26 +28,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSIONS = yaml.safe_load((ROOT / "versions.yml").read_text())
-TOOLS = f"localhost/baremetal-mlops/platform-tools:{VERSIONS['platform']['images']['platform_tools']['version']}"
 NS = "mlops-data"
-POD = f"""
-apiVersion: v1
-kind: Pod
-metadata: {{name: bench-client, namespace: {NS}}}
-spec:
-  securityContext: {{runAsNonRoot: true, runAsUser: 1000, seccompProfile: {{type: RuntimeDefault}}}}
-  nodeSelector: {{node-role.kubernetes.io/control-plane: ""}}
-  tolerations: [{{key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}}]
-  containers:
-    - name: client
-      image: {TOOLS}
-      imagePullPolicy: Never
-      command: [sleep, infinity]
-      env:
-        - name: REDIS_PASSWORD
-          valueFrom: {{secretKeyRef: {{name: redis-auth, key: password}}}}
-      securityContext: {{allowPrivilegeEscalation: false, capabilities: {{drop: [ALL]}}}}
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tools_pod import tools_pod  # noqa: E402
+
+POD = tools_pod("bench-client", NS)
 
 
 def kubectl(args, kc, *more, stdin=None, check=True):
@@ -129,7 +114,8 @@ def main() -> int:
                           "-e", f"mlops_platform_bundle_dir={platform}"], cwd=ROOT, env=env, capture_output=True,
                          text=True, check=False)
     recap = [line for line in res.stdout.splitlines() if "changed=" in line]
-    print(f"  no-op platform.yml --tags redis: {time.monotonic() - t0:.1f} s, rc {res.returncode}, "
+    print(f"  platform.yml --tags redis again (a no-op unless the deployed values differ): "
+          f"{time.monotonic() - t0:.1f} s, rc {res.returncode}, "
           f"{'; '.join(' '.join(r.split()[:1] + r.split()[3:4]) for r in recap)}")
     return 0
 

@@ -16,6 +16,7 @@ drains of the node tests that follow are not held by its disruption budgets.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import re
@@ -31,28 +32,19 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="container nodes need 
 
 NS = "mlops-data"
 VERSIONS = yaml.safe_load((ROOT / "versions.yml").read_text())
-TOOLS_IMAGE = ("localhost/baremetal-mlops/platform-tools:"
-               f"{VERSIONS['platform']['images']['platform_tools']['version']}")
 MEMORY_LIMIT = "256Mi"  # small, so that filling it past maxmemory takes seconds
-CLIENT = f"""
-apiVersion: v1
-kind: Pod
-metadata: {{name: client, namespace: {NS}}}
-spec:
-  securityContext: {{runAsNonRoot: true, runAsUser: 1000, seccompProfile: {{type: RuntimeDefault}}}}
-  # On a control plane: the failover test powers a worker off, and the client must outlive it.
-  nodeSelector: {{node-role.kubernetes.io/control-plane: ""}}
-  tolerations: [{{key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}}]
-  containers:
-    - name: client
-      image: {TOOLS_IMAGE}
-      imagePullPolicy: Never
-      command: [sleep, infinity]
-      env:
-        - name: REDIS_PASSWORD
-          valueFrom: {{secretKeyRef: {{name: redis-auth, key: password}}}}
-      securityContext: {{allowPrivilegeEscalation: false, capabilities: {{drop: [ALL]}}}}
-"""
+
+
+def _tools_pod_module():
+    spec = importlib.util.spec_from_file_location("mlops_tools_pod", ROOT / "scripts" / "bench.d" / "tools_pod.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# A platform-tools pod on a control plane (the failover test powers a worker off; the client outlives it).
+CLIENT = _tools_pod_module().tools_pod("client", NS)
+
 # Run in the client pod: find the primary through the Sentinels as Feast does, then whatever ACTION says.
 CLIENT_SCRIPT = r"""
 import json, os, sys
