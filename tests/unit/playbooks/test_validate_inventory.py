@@ -75,3 +75,31 @@ def test_the_lab_inventory_is_valid_and_its_connection_vars_spare_localhost():
     # variables (ports of the virtual rack) must not apply to it.
     result = run_inventory(ROOT / "inventories" / "lab")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+SHARED_ADDRESS = """
+all:
+  children:
+    k8s_cluster:
+      children:
+        control_plane:
+          hosts:
+            cp1: {ansible_host: 198.51.100.11}
+            cp2: {vrack_lan_ip: 198.51.100.12}
+            cp3: {ansible_host: 198.51.100.13}
+        workers:
+          hosts:
+            w1: {vrack_lan_ip: 198.51.100.21, ansible_host: "{{ vrack_lan_ip }}"}
+            w2: {vrack_lan_ip: 198.51.100.21, ansible_host: "{{ vrack_lan_ip }}"}
+            w3: {kubeadm_node_ip: 198.51.100.12}
+"""
+
+
+def test_two_hosts_with_one_address_are_refused_naming_both(tmp_path):
+    """Found by an outside test (issue 25): lab-w2 given lab-w1's address ran through all of site.yml --check."""
+    result = run(tmp_path, SHARED_ADDRESS)
+    out = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert "w1 and w2 share the address 198.51.100.21" in out, out
+    assert "cp2 and w3 share the address 198.51.100.12" in out, out
+    assert "has 1 problem(s)" in out
