@@ -963,7 +963,8 @@ def cmd_path(args) -> int:
 def cmd_verify(args) -> int:
     path = Path(args.dir) if args.dir else current_path(args.kubernetes)
     manifest = verify(path)
-    log(f"bundle {path}: {len(manifest['files'])} files match manifest.json (Kubernetes {manifest['kubernetes']})")
+    what = f"Kubernetes {manifest['kubernetes']}" if "kubernetes" in manifest else "the platform images"
+    log(f"bundle {path}: {len(manifest['files'])} files match manifest.json ({what})")
     return 0
 
 
