@@ -84,6 +84,10 @@ elif action == "fill":
     out["used_memory"] = primary.info("memory")["used_memory"]
     out["evicted_keys"] = primary.info("stats")["evicted_keys"]
     out["dbsize"] = primary.dbsize()
+    # The later tests start from a small data set: a replica's full resync of a set filled to maxmemory
+    # under a 256Mi limit once failed to come back in a standalone run (recorded as an open question in
+    # docs/platform-data.md), which is not what those tests are about.
+    primary.flushall()
 elif action == "write":
     n = int(sys.argv[2])
     primary.flushall()
