@@ -24,14 +24,12 @@ import subprocess
 import time
 
 import pytest
-import yaml
 from bundle_helpers import ROOT
 from k8s_helpers import recap
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="container nodes need root")
 
 NS = "mlops-data"
-VERSIONS = yaml.safe_load((ROOT / "versions.yml").read_text())
 MEMORY_LIMIT = "256Mi"  # small, so that filling it past maxmemory takes seconds
 
 
