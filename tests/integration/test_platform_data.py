@@ -95,9 +95,10 @@ elif action == "write":
     out["replicas_acked"] = primary.execute_command("WAIT", 1, 10000)
     out["written"] = n
 elif action == "loop":
+    # Write every 50 ms until the stop file appears (at most ARGV[2] seconds); every failure is counted with its time.
     import time
     end, ok, failed, errors, i = time.time() + float(sys.argv[2]), 0, 0, [], 0
-    while time.time() < end:
+    while time.time() < end and not os.path.exists(sys.argv[3]):
         i += 1
         try:
             primary.set(f"loop:{i}", i)
@@ -107,7 +108,8 @@ elif action == "loop":
             errors.append((round(time.time(), 2), type(exc).__name__))
         time.sleep(0.05)
     span = round(errors[-1][0] - errors[0][0], 2) if errors else 0
-    out.update(ok=ok, failed=failed, failure_span_s=span, errors=[e for _t, e in errors[:10]])
+    out.update(ok=ok, failed=failed, failure_span_s=span, errors=[e for _t, e in errors[:10]],
+               first_error=errors[0][0] if errors else None, last_error=errors[-1][0] if errors else None)
 elif action == "count":
     keys = [k.decode() for k in primary.scan_iter("acked:*", count=1000)]
     out["count"] = len(keys)
@@ -128,9 +130,12 @@ def client(cluster, *args, timeout=300):
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def platform_args(cluster):
+    return ("-e", f"mlops_platform_bundle_dir={cluster.platform_bundle}", "-e", f"redis_memory_limit={MEMORY_LIMIT}")
+
+
 def play(cluster, *args, check=True):
-    return cluster.play("playbooks/platform.yml", "-e", f"mlops_platform_bundle_dir={cluster.platform_bundle}",
-                        "-e", f"redis_memory_limit={MEMORY_LIMIT}", *args, check=check)
+    return cluster.play("playbooks/platform.yml", *platform_args(cluster), *args, check=check)
 
 
 def redis_pods(cluster):
@@ -140,7 +145,8 @@ def redis_pods(cluster):
 
 
 def sentinel_view(cluster, sentinel):
-    """What one Sentinel sees: primary (its pod IP), flags, replicas_up, other_sentinels (the role's check script)."""
+    """What one Sentinel sees (the role's check script): primary (its pod IP), flags, in_sync (the replicas up,
+    replicating from that primary and in sync: comma-separated pod IPs), other_sentinels."""
     res = kubectl(cluster, "-n", NS, "exec", sentinel, "--", "bash", "/etc/redis/check-sentinel.sh", check=False)
     return dict(re.findall(r"(\w+)=(\S*)", res.stdout))
 
@@ -185,7 +191,8 @@ def test_redis_runs_with_sentinels_agreeing_on_one_primary_and_its_password_is_n
     views = [sentinel_view(data_layer, s) for s in sentinels]
     assert len({v.get("primary") for v in views}) == 1, views
     assert pod_of_ip(data_layer, views[0]["primary"]) in servers, views
-    assert all(v["flags"] == "master" and v["replicas_up"] == "1" and v["other_sentinels"] == "2" for v in views), views
+    replica_ip = next(pods[n]["status"]["podIP"] for n in servers if pods[n]["status"]["podIP"] != views[0]["primary"])
+    assert all(v["flags"] == "master" and v["in_sync"] == replica_ip and v["other_sentinels"] == "2" for v in views), views
     # Every Service is cluster-internal: nothing is opened to the rack LAN.
     services = json.loads(kubectl(data_layer, "-n", NS, "get", "services", "-o", "json").stdout)["items"]
     assert {s["spec"]["type"] for s in services} == {"ClusterIP"}
@@ -223,28 +230,42 @@ def test_second_run_and_check_diff_change_nothing(data_layer):
 
 def test_a_configuration_change_restarts_every_pod_in_order_and_a_writing_client_sees_no_failure(data_layer):
     """maxmemory and the Sentinels' down-after changed: the role restarts the 3 Sentinels one at a time, then the
-    replica, then the primary (which hands over first); a client writing every 50 ms throughout sees at most the
-    hand-over: failures (if any) within 2 s of each other, and writes succeed again after it. Runs here saw 0, 0
-    and 4 failed writes (the demoted primary closes its clients' connections; they reconnect to the new one)."""
+    replica, then the primary (which hands over first); a client writing every 50 ms from before the play until
+    after it sees at most the hand-over: failures (if any) within 2 s of each other. Runs here saw 0, 0 and 4
+    failed writes (the demoted primary closes its clients' connections; they reconnect to the new one). On a
+    failure the message carries when each task started, the failures' times and the Sentinels' logs."""
     before = {n: p["metadata"]["uid"] for n, p in redis_pods(data_layer).items()}
+    stop_file = "/tmp/stop-loop"
+    kubectl(data_layer, "-n", NS, "exec", "client", "--", "rm", "-f", stop_file)
     argv = [str(data_layer.bundle / "bin" / "kubectl"), f"--kubeconfig={data_layer.kubeconfig}", "-n", NS, "exec",
-            "-i", "client", "--", "python3", "-", "loop", "150"]
+            "-i", "client", "--", "python3", "-", "loop", "900", stop_file]
+    tasks = []
     with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True) as writer:
         writer.stdin.write(CLIENT_SCRIPT)
         writer.stdin.close()
         time.sleep(3)
         t0 = time.monotonic()
-        res = play(data_layer, "--tags", "redis", "-e", "redis_maxmemory_percent=55", "-e", "redis_down_after_ms=6000")
+        res = data_layer.play_watched(
+            "playbooks/platform.yml", *platform_args(data_layer), "--tags", "redis", "-e", "redis_maxmemory_percent=55",
+            "-e", "redis_down_after_ms=6000",
+            on_line=lambda line: line.startswith("TASK [") and tasks.append((round(time.time(), 2), line.strip())))
         seconds = time.monotonic() - t0
+        time.sleep(3)
+        kubectl(data_layer, "-n", NS, "exec", "client", "--", "touch", stop_file)
         out = writer.stdout.read()
         writer.wait(timeout=300)
+    assert res.returncode == 0, res.stdout[-5000:]
     order = re.findall(r"TASK \[baremetal\.mlops\.redis : Redis \| Delete the pod .* - (\S+)\]", res.stdout)
     loop = json.loads(out.strip().splitlines()[-1])
     print(f"Redis: configuration change rolled {order} in {seconds:.0f} s; writer: {loop}")
     assert order[:3] == ["redis-sentinel-0", "redis-sentinel-1", "redis-sentinel-2"], order
     assert sorted(order[3:]) == ["redis-0", "redis-1"], order
-    assert loop["ok"] > 1000 and loop["failed"] <= 40 and loop["failure_span_s"] <= 2, loop
+    if not (loop["ok"] > 1000 and loop["failed"] <= 40 and loop["failure_span_s"] <= 2):
+        logs = "\n".join(kubectl(data_layer, "-n", NS, "logs", f"redis-sentinel-{i}", check=False).stdout[-4000:]
+                         for i in range(3))
+        timeline = "\n".join(f"{t:.2f} {line}" for t, line in tasks if "Delete the pod" in line or "Wait" in line)
+        pytest.fail(f"writer: {loop}\ntasks (epoch seconds):\n{timeline}\nSentinels' logs:\n{logs}")
     after = redis_pods(data_layer)
     assert all(after[n]["metadata"]["uid"] != uid for n, uid in before.items() if n != "client")
     primary = sentinel_view(data_layer, "redis-sentinel-0")
@@ -315,8 +336,9 @@ def test_powering_off_the_primarys_node_promotes_the_replica_and_keeps_every_ack
             break
         time.sleep(5)
     assert "role:slave" in replicas and "master_link_status:up" in replicas, replicas
-    # And the Sentinels see it again (its new address) as a replica that is up.
+    # And the Sentinels see it again (its new address) as a replica that is up and in sync.
+    new_ip = redis_pods(data_layer)[primary]["status"]["podIP"]
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and sentinel_view(data_layer, watcher).get("replicas_up") != "1":
+    while time.monotonic() < deadline and sentinel_view(data_layer, watcher).get("in_sync") != new_ip:
         time.sleep(3)
-    assert sentinel_view(data_layer, watcher).get("replicas_up") == "1"
+    assert sentinel_view(data_layer, watcher).get("in_sync") == new_ip, sentinel_view(data_layer, watcher)
