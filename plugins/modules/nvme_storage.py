@@ -203,6 +203,8 @@ options:
     default: true
 requirements:
   - util-linux (C(wipefs), C(mount)), and as the layout needs them mdadm, lvm2, xfsprogs, e2fsprogs
+  - lvm2 is read whenever it is installed (a disk to wipe may be a physical volume of a group that spans
+    other disks); without it a disk with an LVM signature is never wiped
   - root; run the task with C(become)
 notes:
   - Steps run in this order - wipe, create (mdadm, LVM, mkfs), mdadm.conf, fstab, C(systemctl daemon-reload),
@@ -455,8 +457,12 @@ def main():
     params = module.params
     volumes = planner.normalize_volumes(params["volumes"])
     wipefs = module.get_bin_path("wipefs", required=True)
-    lvm = None
-    if any(vol["type"] == "lvm" for vol in volumes):
+    # LVM is read whenever lvm2 is installed, not only for lvm volumes: a disk to wipe may be a physical
+    # volume of a group that also lives on a disk nobody allowlisted (issue 26). Without lvm2 the planner
+    # refuses to wipe a disk that carries an LVM signature.
+    lvm_tools = dict((tool, module.get_bin_path(tool, required=False)) for tool in ("pvs", "vgs", "lvs"))
+    lvm = lvm_tools if all(lvm_tools.values()) else None
+    if lvm is None and any(vol["type"] == "lvm" for vol in volumes):
         lvm = dict((tool, module.get_bin_path(tool, required=True)) for tool in ("pvs", "vgs", "lvs"))
     run = command_runner(module)
     collector = StorageStateCollector(

@@ -209,6 +209,21 @@ def mount_points(volumes):
     return result
 
 
+# Mount points refused: the system's own directories, and everything under the kernel's and the system's
+# (/var/lib/<service> and /var/log stay allowed: data disks are mounted there).
+SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/root", "/run", "/sbin", "/sys",
+               "/usr", "/var", "/var/lib")
+SYSTEM_TREES = ("/boot", "/dev", "/etc", "/proc", "/run", "/sys", "/usr")
+
+
+def _system_path(mount_point):
+    """The system directory a mount point is or lies under (None when it is allowed)."""
+    path = os.path.normpath(mount_point)
+    if path in SYSTEM_DIRS:
+        return path
+    return next((tree for tree in SYSTEM_TREES if path.startswith(tree + "/")), None)
+
+
 def _check_fs(where, item, name, problems):
     fs_type = item.get("fs_type")
     if fs_type not in FS_TYPES:
@@ -234,6 +249,14 @@ def _check_fs(where, item, name, problems):
         elif "$" in mount_point or "~" in mount_point:
             problems.append("%s: mount_point %r has a $ or ~: it is taken as written, not expanded; give the "
                             "path itself" % (where, mount_point))
+        elif any(part in (".", "..") for part in mount_point.split("/")) or "//" in mount_point:
+            problems.append("%s: mount_point %r has a '.' or '..' component or a double slash: it would mount at "
+                            "%s. Fix: give the path as it is meant, without them" % (
+                                where, mount_point, os.path.normpath(mount_point)))
+        elif _system_path(mount_point):
+            problems.append("%s: mount_point %r is a directory of the operating system (%s): a filesystem mounted "
+                            "there hides what the node runs from. Fix: use a path under /srv, /data, /mnt or "
+                            "/var/lib/<service>" % (where, mount_point, _system_path(mount_point)))
 
 
 def validate_layout(volumes):
@@ -518,6 +541,9 @@ class _Planner(object):
                     "%s: disk %s on %s is allowlisted for wiping but in use right now: %s. Fix: unmount it, stop "
                     "the md/LVM devices on it and turn its swap off by hand, then run again" % (
                         where, disk_name(ns), self.host, "; ".join(active)))
+                # And what stopping them would not make safe: a group or array that reaches past the allowlist.
+                allowlisted = [other["path"] for other in self.state.get("namespaces") or [] if self._allowlisted(other)]
+                self.problems.extend(self._span_problems(where, ns, allowlisted))
                 return None
             return "wipe"
         active = self._active_use(ns)
@@ -650,12 +676,30 @@ class _Planner(object):
                     "would wait for a device that is gone. Fix: remove that %s by hand (close the mapping, disable "
                     "the unit), then run again" % (where, disk_name(ns), self.host, ref["file"], ref["what"],
                                                    ref["line"], "line" if ref["kind"] == "crypttab" else "unit"))
-        for vg, others in refs_mod.lvm_spans(ns, self.state, wiped_paths):
-            self.problems.append(
-                "%s: disk %s on %s is a physical volume of volume group %s, which also lives on %s: wiping it "
-                "breaks the group. Fix: remove the group by hand (vgremove) or wipe all its disks" % (
-                    where, disk_name(ns), self.host, vg, ", ".join(others)))
+        self.problems.extend(self._span_problems(where, ns, wiped_paths))
         return [ref for ref in found if ref["kind"] in ("fstab", "mdadm_conf")]
+
+    def _span_problems(self, where, ns, wiped_paths):
+        """Stacks on the disk that also live on disks not being wiped (or that cannot be told): one problem each."""
+        problems = []
+        for vg, others in refs_mod.lvm_spans(ns, self.state, wiped_paths):
+            problems.append(
+                "%s: disk %s on %s is a physical volume of volume group %s, which also lives on %s: wiping it "
+                "destroys every logical volume that spans them. Fix: remove the group by hand (vgremove) or "
+                "allowlist and wipe all its disks" % (where, disk_name(ns), self.host, vg, ", ".join(others)))
+        for array, others in refs_mod.md_spans(ns, self.state, wiped_paths):
+            problems.append(
+                "%s: disk %s on %s is a member of md array %s, which also has members on %s (a member removed "
+                "from the array keeps its superblock, and the next boot may assemble the array from it with "
+                "stale data): wiping this one alone leaves the array behind. Fix: stop the array and erase its "
+                "superblock on every member by hand (mdadm --zero-superblock), or allowlist and wipe them all" % (
+                    where, disk_name(ns), self.host, array, ", ".join(others)))
+        if refs_mod.lvm_unknown(ns, self.state):
+            problems.append(
+                "%s: disk %s on %s carries an LVM physical volume signature, but lvm2 is not installed, so the "
+                "volume group it belongs to (and whether it spans other disks) cannot be read. Fix: install "
+                "lvm2, then run again" % (where, disk_name(ns), self.host))
+        return problems
 
     def _unref_steps(self, vol, ns, found):
         for ref in found:

@@ -144,7 +144,53 @@ def lvm_spans(ns, state, wiped_paths):
     for vg in sorted(set(pv.get("vg_name") for pv in lvm.get("pvs") or [] if pv.get("pv_name") in devices) - {None}):
         others = sorted(pv["pv_name"] for pv in lvm.get("pvs") or []
                         if pv.get("vg_name") == vg and pv.get("pv_name") not in devices
-                        and not any(pv["pv_name"] == p or pv["pv_name"].startswith(p + "p") for p in wiped_paths))
+                        and not _wiped(pv["pv_name"], wiped_paths))
         if others:
             result.append((vg, others))
     return result
+
+
+def _wiped(path, wiped_paths):
+    return any(path == p or path.startswith(p + "p") for p in wiped_paths)
+
+
+def md_spans(ns, state, wiped_paths):
+    """Arrays the disk is a member of that have members on disks not being wiped: ``[(array, [other members])]``.
+
+    Members are found by the array UUID in their superblocks (every NVMe namespace and partition, assembled
+    or not: a member failed and removed long ago still carries it, and mdadm's assembly at boot would start
+    the array from it) and by the assembled arrays' member lists (members that are not NVMe).
+    """
+    devices = [ns] + list(ns.get("partitions") or [])
+    paths = set(d["path"] for d in devices)
+    result = []
+    for uuid, label in sorted(set((conffiles.mdadm_uuid(sig.get("uuid")), sig.get("label") or "")
+                                  for dev in devices for sig in dev.get("signatures") or []
+                                  if sig.get("type") == "linux_raid_member" and conffiles.mdadm_uuid(sig.get("uuid")))):
+        others = set()
+        for other in state.get("namespaces") or []:
+            for dev in [other] + list(other.get("partitions") or []):
+                if dev["path"] in paths or _wiped(dev["path"], wiped_paths):
+                    continue
+                if any(sig.get("type") == "linux_raid_member" and conffiles.mdadm_uuid(sig.get("uuid")) == uuid
+                       for sig in dev.get("signatures") or []):
+                    others.add(dev["path"])
+        name = label or uuid
+        for array in state.get("md_arrays") or []:
+            if conffiles.mdadm_uuid(array.get("uuid")) != uuid:
+                continue
+            name = array.get("path") or name
+            for member in array.get("members") or []:
+                path = "/dev/%s" % member
+                if path not in paths and not _wiped(path, wiped_paths):
+                    others.add(path)
+        if others:
+            result.append((name, sorted(others)))
+    return result
+
+
+def lvm_unknown(ns, state):
+    """True when the disk or a partition carries an LVM signature but LVM was not read (lvm2 missing)."""
+    return state.get("lvm") is None and any(
+        sig.get("type") == "LVM2_member"
+        for dev in [ns] + list(ns.get("partitions") or []) for sig in dev.get("signatures") or [])

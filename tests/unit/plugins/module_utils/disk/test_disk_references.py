@@ -154,3 +154,67 @@ def test_partuuid_and_partlabel_come_from_udevs_links_and_find_the_fstab_line(st
     result = make(state, [SCRATCH], **WIPE_C)
     assert [s["action"] for s in result["steps"]][:2] == ["fstab_remove", "fstab_remove"]
     assert "PARTUUID=5C3B1A2E-01" not in result["fstab"] and "/o2" not in result["fstab"]
+
+
+# Issue 26, finding 1 and 3: stacks that reach a disk nobody allowlisted. The superblock and LVM rows are in the
+# formats wipefs --json and pvs --reportformat json print (as captured in the fixtures of test_disk_storage_state).
+MD_SIG = {"type": "linux_raid_member", "uuid": "7e2b4c1a-0f0e-0d0c-0b0a-090807060504", "label": "old:data",
+          "offset": 4096}
+
+
+def _ns(state, serial):
+    return next(ns for ns in state["namespaces"] if ns["serial"] == serial)
+
+
+def test_a_member_of_an_array_whose_other_member_is_not_allowlisted_is_refused_even_if_stopped(state):
+    # The array is not assembled (a degraded RAID1 stopped by hand, or a member failed and removed long ago):
+    # only the superblocks tell that NVS-D still holds the array's data.
+    _ns(state, "NVS-C")["signatures"] = [dict(MD_SIG)]
+    _ns(state, "NVS-D")["signatures"] = [dict(MD_SIG)]
+    with pytest.raises(LayoutError) as excinfo:
+        make(state, [SCRATCH], **WIPE_C)
+    text = " | ".join(excinfo.value.problems)
+    assert "member of md array old:data, which also has members on /dev/nvme3n1" in text, text
+    assert "mdadm --zero-superblock" in text
+
+
+def test_an_array_all_of_whose_members_are_wiped_is_planned(state):
+    _ns(state, "NVS-C")["signatures"] = [dict(MD_SIG)]
+    d = _ns(state, "NVS-D")
+    d.update(signatures=[dict(MD_SIG)], in_use=True, in_use_reasons=["linux_raid_member signature"])
+    two = dict(SCRATCH, disks={"serials": ["NVS-C", "NVS-D"]}, type="raid", raid_level=1)
+    result = make(state, [two], wipe=True, wipe_allowlist=["NVS-C", "NVS-D"])
+    wiped = [s["device"] for s in result["steps"] if s["action"] == "wipefs"]
+    assert wiped[:2] == ["/dev/nvme2n1", "/dev/nvme3n1"], result["steps"]
+
+
+def test_an_assembled_arrays_member_that_is_not_nvme_is_named(state):
+    _ns(state, "NVS-C")["signatures"] = [dict(MD_SIG)]
+    state["md_arrays"] = [{"name": "olddata", "path": "/dev/md127", "links": ["/dev/md/olddata"], "dev": "9:127",
+                           "members": ["nvme2n1", "sda2"], "uuid": "7e2b4c1a:0f0e0d0c:0b0a0908:07060504",
+                           "signatures": [], "mountpoints": []}]
+    with pytest.raises(LayoutError) as excinfo:
+        make(state, [SCRATCH], **WIPE_C)
+    assert "md array /dev/md127, which also has members on /dev/sda2" in " | ".join(excinfo.value.problems)
+
+
+def test_an_lvm_signature_without_lvm2_is_refused(state):
+    _ns(state, "NVS-C")["signatures"] = [{"type": "LVM2_member", "uuid": "AbCdEf-1234-5678-9012-3456-7890-AbCdEf",
+                                         "offset": 536}]
+    state["lvm"] = None
+    with pytest.raises(LayoutError) as excinfo:
+        make(state, [SCRATCH], **WIPE_C)
+    assert "lvm2 is not installed" in " | ".join(excinfo.value.problems)
+
+
+def test_an_active_group_that_spans_a_disk_outside_the_allowlist_is_named_not_only_its_holder(state):
+    c = _ns(state, "NVS-C")
+    c.update(signatures=[{"type": "LVM2_member", "uuid": "AbCdEf-1234"}], holders=["dm-0"],
+             in_use_reasons=["LVM2_member signature", "held by dm-0"])
+    state["lvm"] = {"pvs": [{"pv_name": "/dev/nvme2n1", "vg_name": "vgE"}, {"pv_name": "/dev/nvme3n1", "vg_name": "vgE"}],
+                    "vgs": [{"vg_name": "vgE"}], "lvs": []}
+    with pytest.raises(LayoutError) as excinfo:
+        make(state, [SCRATCH], **WIPE_C)
+    text = " | ".join(excinfo.value.problems)
+    assert "held by dm-0" in text
+    assert "volume group vgE, which also lives on /dev/nvme3n1" in text, text

@@ -402,6 +402,28 @@ def test_layout_problems(fresh, volume, problem):
     assert problem in refused(fresh, [volume]).problems
 
 
+@pytest.mark.parametrize("mount_point, start", [
+    # Issue 26, finding 4: the plan would have mounted at /etc.
+    ("/srv/../etc", "mount_point '/srv/../etc' has a '.' or '..' component or a double slash: it would mount at /etc."),
+    ("/srv/./x", "mount_point '/srv/./x' has a '.' or '..' component or a double slash: it would mount at /srv/x."),
+    ("//srv", "mount_point '//srv' has a '.' or '..' component or a double slash"),
+    ("/etc", "mount_point '/etc' is a directory of the operating system (/etc)"),
+    ("/usr/local", "mount_point '/usr/local' is a directory of the operating system (/usr)"),
+    ("/var/lib", "mount_point '/var/lib' is a directory of the operating system (/var/lib)"),
+])
+def test_mount_points_that_are_not_what_they_read_or_that_hide_the_system_are_refused(fresh, mount_point, start):
+    volume = {"name": "x", "type": "filesystem", "disks": {"serials": ["NVS-A"]}, "mount_point": mount_point}
+    problems = refused(fresh, [volume]).problems
+    assert len(problems) == 1 and problems[0].startswith("volume x: " + start), problems
+    assert "Fix:" in problems[0]
+
+
+def test_data_mount_points_under_var_lib_and_srv_are_allowed(fresh):
+    for mount_point in ("/var/lib/containerd", "/srv/data", "/data/"):
+        volume = {"name": "x", "type": "filesystem", "disks": {"serials": ["NVS-A"]}, "mount_point": mount_point}
+        assert plan(fresh, [volume])["steps"], mount_point
+
+
 # -- already done ------------------------------------------------------------------------
 
 
