@@ -51,7 +51,7 @@ def start_sentinel(tmp_path, port, primary_port):
 
 
 def seen(script) -> dict:
-    res = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=20)
+    res = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=20, check=False)
     assert res.returncode == 0, res.stderr
     return dict(re.findall(r"(\w+)=(\S*)", res.stdout))
 
@@ -81,7 +81,8 @@ def servers(tmp_path):
         yield ports
     finally:
         for port in started:
-            subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, timeout=10)
+            subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, timeout=10,
+                           check=False)
 
 
 def test_a_replica_in_sync_is_listed_and_one_that_stopped_is_not(servers):
@@ -93,7 +94,7 @@ def test_a_replica_in_sync_is_listed_and_one_that_stopped_is_not(servers):
     view = wait_for(script, lambda v: v.get("in_sync") == "")
     assert view["flags"] == "master"
     listed = subprocess.run(["redis-cli", "-p", str(servers["sentinel"]), "--raw", "SENTINEL", "replicas", "redis"],
-                            capture_output=True, text=True, timeout=10).stdout
+                            capture_output=True, text=True, timeout=10, check=True).stdout
     assert re.search(r"^flags\n\S*(s_down|disconnected)", listed, re.M), listed
 
 
