@@ -8,9 +8,12 @@ and the exact version of every package named); scripts/bundle.d/images.yml
 holds each image's recipe (base, users, default user, entrypoint, a check).
 This file is the one builder: for a `debian` recipe it runs mmdebstrap (the
 essential variant of the suite plus the pinned packages; apt verifies each
-package against the archive's signed Release file), checks that the
-packages installed are the pinned versions and that the image's check
-command runs, and writes the root file system as the one layer of an OCI
+package against the archive's signed Release file), adds the recipe's Go
+binaries (built here from their Go module at the pin, through a wrapper
+module under scripts/bundle.d/modules/ whose go.sum holds every hash; the
+same Go environment as the Kubernetes bundle: CGO off, -trimpath, no network
+for hashes), checks that the packages installed are the pinned versions and
+that the image's check command runs, and writes the root file system as the one layer of an OCI
 archive (scripts/bundle.d/bundle.py's writer, the same as the Kubernetes
 images). The manifest records every Debian package and version each image
 holds.
@@ -36,7 +39,8 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 RECIPES_FILE = HERE / "images.yml"
-RECIPE_KEYS = {"name", "base", "users", "user", "entrypoint", "cmd", "workdir", "dirs", "check", "expect"}
+RECIPE_KEYS = {"name", "base", "users", "user", "entrypoint", "cmd", "workdir", "dirs", "check", "expect", "go"}
+MODULES_DIR = HERE / "modules"
 DEB_VERSION = re.compile(r"^[0-9][A-Za-z0-9.+~:-]*$")
 # What an image never needs: documentation, manuals, translations (copyright files are kept).
 DPKG_EXCLUDES = ["path-exclude=/usr/share/doc/*", "path-include=/usr/share/doc/*/copyright",
@@ -83,28 +87,94 @@ def resolve(versions: dict, recipes: dict, error) -> dict:
             problems.append(f"images.yml {key}: user {recipe.get('user')!r} must be numeric uid:gid "
                             "(pods can then run as non-root without naming it)")
         version = str(pin.get("version", ""))
-        if not re.match(r"^[0-9]+\.[0-9]+\.[0-9]+$", version):
-            problems.append(f"platform.images.{key}.version {version!r} is not MAJOR.MINOR.PATCH")
+        if not re.match(r"^[0-9]+\.[0-9]+(\.[0-9]+)?$", version):
+            problems.append(f"platform.images.{key}.version {version!r} is not MAJOR.MINOR[.PATCH] (as the "
+                            "component numbers its releases)")
+        if recipe.get("go") is not None:
+            problems.extend(go_problems(key, recipe["go"], pin))
         if not re.match(r"^[a-z]+$", str(pin.get("debian_suite", ""))):
             problems.append(f"platform.images.{key}.debian_suite {pin.get('debian_suite')!r} is not a suite "
                             "name (bookworm, trixie)")
-        packages = pin.get("packages")
-        if not isinstance(packages, dict) or not packages:
+        packages = pin.get("packages") if pin.get("packages") is not None else ({} if recipe.get("go") else None)
+        if not isinstance(packages, dict) or (not packages and not recipe.get("go")):
             problems.append(f"platform.images.{key}.packages must map each Debian package to its exact version")
             packages = {}
         for name, ver in packages.items():
             if not DEB_VERSION.match(str(ver)):
                 problems.append(f"platform.images.{key}.packages.{name}: {ver!r} is not an exact Debian version "
                                 "(apt-cache policy NAME shows it)")
-        out[key] = {"recipe": recipe, "pin": pin, "ref": f"{recipe.get('name')}:{version}", "mirror": mirror}
+        out[key] = {"recipe": recipe, "pin": dict(pin, packages=packages), "ref": f"{recipe.get('name')}:{version}",
+                    "mirror": mirror}
     if problems:
         raise error("versions.yml and scripts/bundle.d/images.yml cannot make the platform bundle; nothing was "
                     "built:\n  - " + "\n  - ".join(problems))
     return out
 
 
-def key_of(images: dict, builder_files: list) -> str:
-    h = hashlib.sha256()
+GO_PSEUDO = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?-[0-9]{14}-([0-9a-f]{12})$")
+GO_VERSION = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$")
+
+
+def go_problems(key: str, go: dict, pin: dict) -> list:
+    """What is wrong with a recipe's Go binaries and their pin: the wrapper must require exactly the pinned version."""
+    problems = []
+    if not isinstance(go, dict) or not isinstance(go.get("binaries"), dict) or not go["binaries"]:
+        return [f"images.yml {key}: go must have binaries (path in the image -> Go package)"]
+    for path in go["binaries"]:
+        if not str(path).startswith("/") or str(path).endswith("/"):
+            problems.append(f"images.yml {key}: go binary {path!r} is not an absolute file path in the image")
+    module, version = pin.get("go_module"), str(pin.get("go_version", ""))
+    if not module or not GO_VERSION.match(version):
+        problems.append(f"platform.images.{key}: go_module and go_version (v1.2.3 or a pseudo-version "
+                        f"v0.0.0-YYYYMMDDHHMMSS-commit12) must pin the Go module the binaries come from")
+        return problems
+    wdir = MODULES_DIR / str(go.get("wrapper", ""))
+    if not go.get("wrapper") or not (wdir / "go.mod").is_file() or not (wdir / "go.sum").is_file():
+        problems.append(f"images.yml {key}: go.wrapper {go.get('wrapper')!r} is not a wrapper module with go.mod and "
+                        f"go.sum under scripts/bundle.d/modules/")
+        return problems
+    if not re.search(rf"^\s*(require\s+)?{re.escape(module)}\s+{re.escape(version)}\s*$",
+                     (wdir / "go.mod").read_text(), re.M):
+        problems.append(f"images.yml {key}: the wrapper {wdir.name}/go.mod does not require {module} {version} as "
+                        f"versions.yml pins it: update the wrapper (its require line and go.sum) with the pin")
+    return problems
+
+
+def go_commit(version: str) -> str:
+    """The commit a pseudo-version names, or the version itself (what the binary is told it is)."""
+    m = GO_PSEUDO.match(version)
+    return m.group(2) if m else version
+
+
+def go_inputs(images: dict) -> list:
+    """The wrapper modules the recipes use (their bytes enter the key)."""
+    return [MODULES_DIR / v["recipe"]["go"]["wrapper"] / name for v in sorted(images.values(), key=lambda v: v["ref"])
+            if v["recipe"].get("go") for name in ("go.mod", "go.sum")]
+
+
+def build_go(key: str, spec: dict, work: Path, lib, error, log) -> list:
+    """The recipe's Go binaries, built from the wrapper module: [{path, file, package, ...}]."""
+    go, pin = spec["recipe"]["go"], spec["pin"]
+    builder = lib.GoBuilder(lib.cache_root())
+    wdir = MODULES_DIR / go["wrapper"]
+    flags = ["-s", "-w"] + [f"-X={var}={value.format(commit=go_commit(pin['go_version']), version=pin['version'])}"
+                            for var, value in sorted((go.get("x") or {}).items())]
+    out = []
+    for path, package in sorted(go["binaries"].items()):
+        target = work / f"go-{key}" / Path(path).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.monotonic()
+        log(f"go build {package}@{pin['go_version']} -> {path} ({spec['ref']})")
+        builder.run([builder.go, "build", "-o", str(target), "-ldflags", " ".join(flags), package], wdir,
+                    what=f"go build {package} ({pin['go_module']} {pin['go_version']}, wrapper {wdir.name})")
+        log(f"{path}: {target.stat().st_size / 2**20:.0f} MiB in {time.monotonic() - t0:.0f} s")
+        out.append({"path": path, "file": target, "package": package, "module": pin["go_module"],
+                    "module_version": pin["go_version"], "sha256": lib.file_sha256(target)})
+    return out
+
+
+def key_of(images: dict, builder_files: list, toolchain: str = "") -> str:
+    h = hashlib.sha256(toolchain.encode() + b"\0" if toolchain else b"")
     h.update(json.dumps({k: {"recipe": v["recipe"], "pin": v["pin"], "mirror": v["mirror"]}
                          for k, v in images.items()}, sort_keys=True).encode())
     for f in builder_files:
@@ -119,9 +189,12 @@ def sources(mirror: str, suite: str) -> list:
             f"deb {security} {suite}-security main"]
 
 
-def hooks(key: str, recipe: dict, pin: dict, work: Path) -> list:
-    """mmdebstrap hook arguments: fixed users before the packages, directories and the record after."""
+def hooks(key: str, recipe: dict, pin: dict, work: Path, binaries: list | None = None) -> list:
+    """mmdebstrap hook arguments: fixed users before the packages; Go binaries, directories and the record after."""
     args = []
+    for b in binaries or []:
+        # copy-in keeps the file's mode; the binary's name is the last part of its path in the image.
+        args.append(f"--customize-hook=copy-in {shlex.quote(str(b['file']))} {shlex.quote(str(Path(b['path']).parent))}")
     for u in recipe.get("users") or []:
         name, uid, gid = u["name"], int(u["uid"]), int(u.get("gid", u["uid"]))
         home = u.get("home", "/nonexistent")
@@ -144,8 +217,8 @@ def hooks(key: str, recipe: dict, pin: dict, work: Path) -> list:
     return args
 
 
-def build_image(key: str, spec: dict, work: Path, error, log) -> tuple:
-    """mmdebstrap the root file system into a tar; return (tar path, packages, check output)."""
+def build_image(key: str, spec: dict, work: Path, error, log, binaries: list | None = None) -> tuple:
+    """mmdebstrap the root file system (with the Go binaries) into a tar; return (tar path, packages, check output)."""
     recipe, pin = spec["recipe"], spec["pin"]
     mm = shutil.which("mmdebstrap")
     if not mm:
@@ -153,11 +226,11 @@ def build_image(key: str, spec: dict, work: Path, error, log) -> tuple:
     include = ",".join(f"{name}={ver}" for name, ver in sorted(pin["packages"].items()))
     tar = work / f"{key}.tar"
     argv = [mm, "--mode=root", "--variant=essential", "--format=tar", "--skip=output/dev",
-            f"--include={include}", *[f"--dpkgopt={o}" for o in DPKG_EXCLUDES],
-            "--aptopt=Acquire::Retries 3", *hooks(key, recipe, pin, work),
+            *([f"--include={include}"] if include else []), *[f"--dpkgopt={o}" for o in DPKG_EXCLUDES],
+            "--aptopt=Acquire::Retries 3", *hooks(key, recipe, pin, work, binaries),
             pin["debian_suite"], str(tar), *sources(spec["mirror"], pin["debian_suite"])]
     t0 = time.monotonic()
-    log(f"mmdebstrap {pin['debian_suite']} + {include} -> {spec['ref']}")
+    log(f"mmdebstrap {pin['debian_suite']} + {include or 'no package'} -> {spec['ref']}")
     res = subprocess.run(argv, capture_output=True, text=True, check=False,
                          env=dict(os.environ, SOURCE_DATE_EPOCH="1", LC_ALL="C.UTF-8"))
     if res.returncode != 0:
@@ -194,7 +267,8 @@ def build_into(tmp: Path, images: dict, key: str, lib, error, log) -> None:
     files, listed = [], []
     for name, spec in sorted(images.items()):
         recipe, pin = spec["recipe"], spec["pin"]
-        tar, installed, check = build_image(name, spec, work, error, log)
+        binaries = build_go(name, spec, work, lib, error, log) if recipe.get("go") else []
+        tar, installed, check = build_image(name, spec, work, error, log, binaries)
         rel = lib.PLAN_LIB.image_file(spec["ref"])
         out = tmp / rel
         with open(tar, "rb") as raw:
@@ -202,14 +276,17 @@ def build_into(tmp: Path, images: dict, key: str, lib, error, log) -> None:
                 out, spec["ref"], raw, recipe["entrypoint"], user=str(recipe["user"]),
                 workdir=recipe.get("workdir", "/"), cmd=recipe.get("cmd"),
                 created_by=f"baremetal.mlops scripts/bundle --platform: mmdebstrap {pin['debian_suite']} "
-                           f"from Debian packages ({', '.join(sorted(pin['packages']))})")
+                           f"from Debian packages ({', '.join(sorted(pin['packages'])) or 'essential only'})"
+                           + "".join(f" + {b['path']} built from {b['module']}@{b['module_version']}" for b in binaries))
         tar.unlink()
         files.append({"path": rel, "sha256": lib.file_sha256(out), "size": out.stat().st_size,
                       "component": f"image {spec['ref']}", "version": str(pin["version"]),
                       "origin": f"assembled here (OCI archive, one layer): mmdebstrap --variant=essential of Debian "
                                 f"{pin['debian_suite']} from {spec['mirror']} with the pinned packages",
                       "image": spec["ref"], "manifest_digest": digest, "check_output": check,
-                      "debian_packages": dict(sorted(installed.items()))})
+                      "debian_packages": dict(sorted(installed.items())),
+                      **({"go_binaries": [{k: b[k] for k in ("path", "package", "module", "module_version", "sha256")}
+                                          for b in binaries]} if binaries else {})})
         listed.append({"name": spec["ref"], "key": name, "path": rel, "manifest_digest": digest,
                        "user": str(recipe["user"])})
     shutil.rmtree(work)
@@ -230,7 +307,9 @@ def build_into(tmp: Path, images: dict, key: str, lib, error, log) -> None:
 
 def bundle_dir(lib, versions: dict) -> tuple:
     images = resolve(versions, load_recipes(), lib.BundleError)
-    key = key_of(images, [Path(lib.__file__), Path(__file__), RECIPES_FILE])
+    # The Go toolchain that builds the recipes' binaries is part of what they are.
+    toolchain = lib.go_env_version(lib.find_go()) if go_inputs(images) else ""
+    key = key_of(images, [Path(lib.__file__), Path(__file__), RECIPES_FILE, *go_inputs(images)], toolchain)
     return lib.cache_root() / "bundles" / f"platform-{key[:12]}", images, key
 
 

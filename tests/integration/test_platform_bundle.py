@@ -5,6 +5,7 @@ numeric user, carries no device nodes, and a second build is a no-op."""
 from __future__ import annotations
 
 import json
+import re
 import tarfile
 
 import pytest
@@ -63,6 +64,24 @@ def test_each_image_runs_as_its_recipes_user_with_its_files_and_no_device_nodes(
         i["path"] for i in manifest["images"] if i["key"] == "redis"))
     assert "usr/bin/redis-server" in members and "usr/bin/redis-cli" in members
     assert not [n for n in members if n.startswith("usr/share/man/") and not n.endswith("/")]
+
+
+def test_the_seaweedfs_image_holds_the_weed_binary_built_from_the_pinned_module(bundle):
+    """Go binaries of a recipe: built from the wrapper module at the pin, copied in with mode 0755, recorded with
+    their module version and hash, and run by the recipe's check (weed version)."""
+    pin = yaml.safe_load((ROOT / "versions.yml").read_text())["platform"]["images"]["seaweedfs"]
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    image = next(i for i in manifest["images"] if i["key"] == "seaweedfs")
+    entry = next(f for f in manifest["files"] if f["path"] == image["path"])
+    (weed,) = entry["go_binaries"]
+    assert (weed["path"], weed["module"], weed["module_version"]) == (
+        "/usr/bin/weed", pin["go_module"], pin["go_version"])
+    assert re.match(r"^[0-9a-f]{64}$", weed["sha256"])
+    # What `weed version` printed in the built root: the pinned release and the module's commit.
+    assert f" {pin['version']} {pin['go_version'][-12:]} " in entry["check_output"], entry["check_output"]
+    _index, config, members, _passwd = image_config_and_layer(bundle / image["path"])
+    assert members["usr/bin/weed"].mode & 0o777 == 0o755 and members["usr/bin/weed"].size > 50 * 2 ** 20
+    assert config["config"]["User"] == "1001:1001"
 
 
 def test_second_build_is_a_no_op(bundle):

@@ -47,7 +47,7 @@ def test_every_problem_is_named_at_once():
         platform.resolve(versions, recipes, Refused)
     msg = str(exc.value)
     for part in ("platform.images.redis.packages.redis-server: 'latest please' is not an exact Debian version",
-                 "platform.images.redis.version '7' is not MAJOR.MINOR.PATCH",
+                 "platform.images.redis.version '7' is not MAJOR.MINOR[.PATCH]",
                  "platform.images.orphan is pinned in versions.yml but scripts/bundle.d/images.yml has no recipe",
                  "images.yml platform_tools: user 'mlops' must be numeric uid:gid",
                  "images.yml platform_tools: entrypoint must be a non-empty list",
@@ -73,3 +73,39 @@ def test_users_are_written_with_fixed_ids_before_the_packages_and_the_record_aft
     assert hooks[0].startswith("--essential-hook=") and "redis:x:999:999::/var/lib/redis" in hooks[0]
     assert any(h.startswith("--customize-hook=") and "dpkg-query" in h for h in hooks)
     assert any("redis-server --version" in h for h in hooks)
+
+
+def test_a_go_image_is_planned_from_its_wrapper_and_its_binary_is_copied_in_before_the_check(tmp_path):
+    plan = platform.resolve(VERSIONS, platform.load_recipes(), Refused)
+    weed = plan["seaweedfs"]
+    pin = VERSIONS["platform"]["images"]["seaweedfs"]
+    assert weed["pin"]["packages"] == {}
+    assert platform.go_commit(pin["go_version"]) == pin["go_version"][-12:]
+    assert platform.go_commit("v1.2.3") == "v1.2.3"
+    inputs = platform.go_inputs(plan)
+    assert [f.name for f in inputs] == ["go.mod", "go.sum"] and inputs[0].parent.name == "seaweedfs-v4.53"
+    binaries = [{"path": "/usr/bin/weed", "file": tmp_path / "go-seaweedfs" / "weed"}]
+    args = platform.hooks("seaweedfs", weed["recipe"], weed["pin"], tmp_path, binaries)
+    copy_in = next(i for i, a in enumerate(args) if a.startswith("--customize-hook=copy-in "))
+    check = next(i for i, a in enumerate(args) if "/usr/bin/weed version" in a)
+    assert args[copy_in].endswith(f"{tmp_path}/go-seaweedfs/weed /usr/bin") and copy_in < check
+
+
+def test_a_go_pin_the_wrapper_does_not_require_is_refused_naming_both():
+    versions = copy.deepcopy(VERSIONS)
+    recipes = platform.load_recipes()
+    versions["platform"]["images"]["seaweedfs"]["go_version"] = "v0.0.0-20260101000000-0123456789ab"
+    recipes["seaweedfs"]["go"]["binaries"]["usr/bin/weed"] = "x"
+    with pytest.raises(Refused) as exc:
+        platform.resolve(versions, recipes, Refused)
+    msg = str(exc.value)
+    assert ("the wrapper seaweedfs-v4.53/go.mod does not require github.com/seaweedfs/seaweedfs "
+            "v0.0.0-20260101000000-0123456789ab as versions.yml pins it") in msg, msg
+    assert "go binary 'usr/bin/weed' is not an absolute file path" in msg
+    recipes = platform.load_recipes()
+    recipes["seaweedfs"]["go"]["wrapper"] = "nowhere-v1"
+    versions = copy.deepcopy(VERSIONS)
+    del versions["platform"]["images"]["seaweedfs"]["go_module"]
+    with pytest.raises(Refused) as exc:
+        platform.resolve(versions, recipes, Refused)
+    assert "go_module and go_version" in str(exc.value)

@@ -1,5 +1,7 @@
-// Wrapper module: builds seaweedfs 4.44 from its Go module(s)
-// unmodified (scripts/bundle.d/bundle.py). Written by `scripts/bundle wrap`.
+// Wrapper module: builds SeaweedFS 4.53 (the weed binary of the platform
+// bundle's seaweedfs image, scripts/bundle.d/platform.py) from its Go module,
+// unmodified, at the commit the proxy serves as a pseudo-version (no release
+// tag is listed). It repeats SeaweedFS's own replace line.
 module baremetal.mlops/bundle/seaweedfs
 
 go 1.26.6
