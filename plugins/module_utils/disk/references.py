@@ -105,6 +105,24 @@ def identities(ns, state):
     return found
 
 
+def spec_keys(spec, state):
+    """The keys a spec matches: its own, and for a udev link (by-path, by-diskseq, /dev/mapper, ...) the kernel
+    device it points at on this host (``state["dev_links"]``)."""
+    key = spec_key(spec)
+    if key is None:
+        return []
+    keys = [key]
+    if key[0] == "path":
+        target = (state.get("dev_links") or {}).get(key[1])
+        if target:
+            keys.append(("path", os.path.normpath(target)))
+    return keys
+
+
+def _match(spec, state, ids):
+    return next((key for key in spec_keys(spec, state) if key in ids), None)
+
+
 def references(ns, state):
     """Every line that names the disk ``ns`` or what is on it: ``[{kind, file, line, what, key}]``.
 
@@ -114,8 +132,8 @@ def references(ns, state):
     ids = identities(ns, state)
     refs = []
     for entry in conffiles.fstab_entries(state.get("fstab")):
-        key = spec_key(entry["spec"])
-        if key in ids:
+        key = _match(entry["spec"], state, ids)
+        if key:
             refs.append({"kind": "fstab", "file": "/etc/fstab", "line": entry["line"].strip(), "what": ids[key],
                          "key": key})
     for entry in conffiles.array_entries(state.get("mdadm_conf")):
@@ -124,14 +142,15 @@ def references(ns, state):
             refs.append({"kind": "mdadm_conf", "file": state.get("mdadm_conf_path") or "mdadm.conf",
                          "line": entry["line"], "what": ids[key], "uuid": entry["uuid"], "key": key})
     for entry in conffiles.crypttab_entries(state.get("crypttab")):
-        key = spec_key(entry["source"])
-        if key in ids:
+        key = _match(entry["source"], state, ids)
+        if key:
             refs.append({"kind": "crypttab", "file": "/etc/crypttab", "line": entry["line"].strip(),
                          "what": ids[key], "key": key})
     for unit in state.get("units") or []:
-        key = spec_key(unit.get("what"))
-        if key in ids:
-            refs.append({"kind": "unit", "file": unit["path"], "line": "What=%s" % unit.get("what"),
+        key = _match(unit.get("what"), state, ids)
+        if key:
+            where = unit["path"] + (" (linked from %s)" % unit["target"] if unit.get("target") else "")
+            refs.append({"kind": "unit", "file": where, "line": "What=%s" % unit.get("what"),
                          "what": ids[key], "key": key})
     return refs
 

@@ -21,7 +21,8 @@ The result (``StorageStateCollector.collect()``) is the planner's input::
       "mdadm_conf": "<text>" or None when the file does not exist,
       "mdadm_conf_path": "/etc/mdadm/mdadm.conf",
       "crypttab": "<text of /etc/crypttab>" or "",
-      "units": [{path, what}],                  # .mount/.swap units in /etc/systemd/system
+      "units": [{path, what[, target]}],        # .mount/.swap units in /etc/systemd/system (target: linked)
+      "dev_links": {"/dev/disk/by-path/x": "/dev/nvme2n1"},  # every udev link, resolved
       "dirs": {"/data": true},                # mount points that exist as directories
       "systemd": true,                          # /run/systemd/system exists
     }
@@ -126,6 +127,27 @@ def partition_links(dev_root="/dev"):
             target = os.path.basename(os.path.realpath(os.path.join(directory, link)))
             value = re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), link)
             found.setdefault(target, {})[kind] = value.lower() if kind == "partuuid" else value
+    return found
+
+
+def device_links(dev_root="/dev"):
+    """``{link: device}`` for every udev link under ``/dev/disk/*/`` and ``/dev/mapper/`` (by-id, by-path,
+    by-diskseq, by-uuid, ... whatever this udev writes), each resolved to its kernel device (``/dev/nvme2n1``,
+    ``/dev/dm-1``): fstab, crypttab and units may name a device by any of them (issue 26, finding 2). Paths are
+    reported under ``/dev`` whatever ``dev_root`` is (a test's tree)."""
+    found = {}
+    real_root = os.path.realpath(dev_root)
+    directories = [os.path.join(dev_root, "mapper")] + [os.path.join(dev_root, "disk", d)
+                                                         for d in _names(os.path.join(dev_root, "disk"))]
+    for directory in directories:
+        for link in _names(directory):
+            path = os.path.join(directory, link)
+            if not os.path.islink(path):
+                continue
+            target = os.path.realpath(path)
+            if not target.startswith(real_root + os.sep):
+                continue
+            found["/dev" + path[len(dev_root):]] = "/dev" + target[len(real_root):]
     return found
 
 
@@ -262,8 +284,12 @@ class StorageStateCollector(object):
                 continue
             for name in names:
                 path = os.path.join(directory, name)
-                if name.endswith((".mount", ".swap")) and os.path.isfile(path) and not os.path.islink(path):
-                    units.append({"path": path, "what": conffiles.unit_what(read_text_file(path))})
+                if not name.endswith((".mount", ".swap")) or not os.path.isfile(path):
+                    continue
+                # A unit linked in with `systemctl link` is a symlink to its file elsewhere: systemd loads it
+                # all the same (issue 26, finding 2). A masked unit links to /dev/null and is not a file.
+                units.append({"path": path, "what": conffiles.unit_what(read_text_file(path)),
+                              **({"target": os.path.realpath(path)} if os.path.islink(path) else {})})
         return units
 
     def collect(self):
@@ -293,6 +319,7 @@ class StorageStateCollector(object):
             "mdadm_conf_path": self.mdadm_conf_path,
             "crypttab": read_text_file(self.crypttab_path) or "",
             "units": self._units(),
+            "dev_links": device_links(self.dev_root),
             "dirs": dict((path, os.path.isdir(path)) for path in self.mount_points),
             "systemd": os.path.isdir(self.systemd_dir),
         }

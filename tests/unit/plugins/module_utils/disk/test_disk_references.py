@@ -218,3 +218,61 @@ def test_an_active_group_that_spans_a_disk_outside_the_allowlist_is_named_not_on
     text = " | ".join(excinfo.value.problems)
     assert "held by dm-0" in text
     assert "volume group vgE, which also lives on /dev/nvme3n1" in text, text
+
+
+# Issue 26, finding 2: the same drive named through any udev link, and units linked in with `systemctl link`.
+# The tree is laid out as udev lays out /dev (relative links from /dev/disk/<kind>/ and /dev/mapper/).
+def _dev_tree(tmp_path):
+    dev = tmp_path / "dev"
+    for sub in ("disk/by-path", "disk/by-diskseq", "disk/by-id", "mapper"):
+        (dev / sub).mkdir(parents=True)
+    (dev / "nvme2n1").touch()
+    (dev / "dm-1").touch()
+    (dev / "disk" / "by-path" / "pci-0000:00:06.0-nvme-1").symlink_to("../../nvme2n1")
+    (dev / "disk" / "by-diskseq" / "7").symlink_to("../../nvme2n1")
+    (dev / "mapper" / "secret").symlink_to("../dm-1")
+    (dev / "disk" / "by-id" / "gone").symlink_to("/nowhere/else")
+    return dev
+
+
+def test_every_udev_link_is_resolved_to_its_kernel_device(tmp_path):
+    from ansible_collections.baremetal.mlops.plugins.module_utils.disk.state import device_links
+
+    links = device_links(str(_dev_tree(tmp_path)))
+    assert links == {"/dev/disk/by-path/pci-0000:00:06.0-nvme-1": "/dev/nvme2n1", "/dev/disk/by-diskseq/7": "/dev/nvme2n1",
+                     "/dev/mapper/secret": "/dev/dm-1"}
+
+
+def test_fstab_by_path_is_removed_and_crypttab_by_diskseq_is_refused(state, tmp_path):
+    from ansible_collections.baremetal.mlops.plugins.module_utils.disk.state import device_links
+
+    state["dev_links"] = device_links(str(_dev_tree(tmp_path)))
+    state["fstab"] = ROOT + "/dev/disk/by-path/pci-0000:00:06.0-nvme-1 /srv/c ext4 defaults 0 2\n"
+    result = make(state, [SCRATCH], **WIPE_C)
+    assert result["steps"][0]["action"] == "fstab_remove" and "/srv/c" not in result["fstab"]
+    state["crypttab"] = "secret /dev/disk/by-diskseq/7 none luks\n"
+    with pytest.raises(LayoutError) as excinfo:
+        make(state, [SCRATCH], **WIPE_C)
+    assert "/etc/crypttab still uses disk /dev/nvme2n1 (secret /dev/disk/by-diskseq/7 none luks)" in \
+        " | ".join(excinfo.value.problems)
+
+
+def test_a_unit_linked_with_systemctl_link_is_found_and_a_masked_one_is_not(state, tmp_path):
+    from ansible_collections.baremetal.mlops.plugins.module_utils.disk.state import StorageStateCollector
+
+    units, elsewhere = tmp_path / "system", tmp_path / "opt"
+    units.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "srv-c.mount").write_text("[Mount]\nWhat=/dev/disk/by-path/pci-0000:00:06.0-nvme-1\nWhere=/srv/c\n")
+    (units / "srv-c.mount").symlink_to(elsewhere / "srv-c.mount")
+    (units / "srv-d.mount").symlink_to("/dev/null")
+    collector = StorageStateCollector(run=None, wipefs="wipefs", unit_dirs=[str(units)])
+    found = collector._units()  # pylint: disable=protected-access
+    assert found == [{"path": str(units / "srv-c.mount"), "what": "/dev/disk/by-path/pci-0000:00:06.0-nvme-1",
+                      "target": str(elsewhere / "srv-c.mount")}]
+    state["units"] = found
+    state["dev_links"] = {"/dev/disk/by-path/pci-0000:00:06.0-nvme-1": "/dev/nvme2n1"}
+    with pytest.raises(LayoutError) as excinfo:
+        make(state, [SCRATCH], **WIPE_C)
+    assert "%s (linked from %s) still uses disk /dev/nvme2n1" % (units / "srv-c.mount", elsewhere / "srv-c.mount") in \
+        " | ".join(excinfo.value.problems)
