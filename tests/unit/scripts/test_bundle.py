@@ -44,10 +44,20 @@ def test_the_pinned_release_and_the_upgrade_release_resolve_with_committed_wrapp
 
 
 def test_every_committed_wrapper_is_named_after_what_it_requires():
+    # Wrappers of the platform images' Go binaries are named by their recipe (scripts/bundle.d/images.yml) and
+    # must require the module at versions.yml's go_version (pseudo-versions included).
+    recipes = yaml.safe_load((ROOT / "scripts" / "bundle.d" / "images.yml").read_text())
+    pins = yaml.safe_load((ROOT / "versions.yml").read_text())["platform"]["images"]
+    platform_wrappers = {r["go"]["wrapper"]: pins[k] for k, r in recipes.items() if r.get("go")}
     for d in sorted((ROOT / "scripts" / "bundle.d" / "modules").iterdir()):
+        parsed = bundle.parse_go_mod((d / "go.mod").read_text())
+        if d.name in platform_wrappers:
+            pin = platform_wrappers[d.name]
+            assert parsed["require"].get(pin["go_module"]) == pin["go_version"], d.name
+            assert not [r for r in parsed["replace"] if "=> ." in r or "=> /" in r], d.name
+            continue
         comp, version = d.name.rsplit("-v", 1)
         assert comp in bundle.COMPONENTS, d.name
-        parsed = bundle.parse_go_mod((d / "go.mod").read_text())
         for module in bundle.COMPONENTS[comp]["modules"]:
             assert parsed["require"].get(module) == "v" + version, (d.name, module)
         # Wrappers point at modules, never into a source tree of ours or theirs.
