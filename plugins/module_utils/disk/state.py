@@ -137,8 +137,8 @@ def device_links(dev_root="/dev"):
     reported under ``/dev`` whatever ``dev_root`` is (a test's tree)."""
     found = {}
     real_root = os.path.realpath(dev_root)
-    directories = [os.path.join(dev_root, "mapper")] + [os.path.join(dev_root, "disk", d)
-                                                         for d in _names(os.path.join(dev_root, "disk"))]
+    kinds = _names(os.path.join(dev_root, "disk"))
+    directories = [os.path.join(dev_root, "mapper")] + [os.path.join(dev_root, "disk", d) for d in kinds]
     for directory in directories:
         for link in _names(directory):
             path = os.path.join(directory, link)
