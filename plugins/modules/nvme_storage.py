@@ -493,7 +493,9 @@ def main():
             applier.apply(steps)
             after = collector.collect()
         except MlopsError as exc:
-            module.fail_json(plan=public_plan, **exc.fail_kwargs())
+            # A plan that failed half way changed the host when any step before the failure ran (issue 26):
+            # changed says so, and `applied` lists what ran.
+            module.fail_json(plan=public_plan, changed=bool(applier.applied), **exc.fail_kwargs())
         after_view = view(after["fstab"], after["mdadm_conf"], planner.describe_volumes(after, volumes))
     result = dict(
         changed=before_view != after_view,

@@ -67,6 +67,8 @@ LV_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)([bBsSkKmMgGtTpPeE]?)$")
 LV_EXTENTS_RE = re.compile(r"^(\d+)%(FREE|VG|PVS)$", re.IGNORECASE)
 SIZE_UNITS = {"b": 1, "s": 512, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50, "e": 1 << 60}
 LVM_EXTENT_SLACK = 4 << 20
+# What a new physical volume loses to its metadata area (1 MiB) and extent rounding (4 MiB at most).
+LVM_PV_OVERHEAD = 5 << 20
 PHASES = ("unref", "wipe", "create", "persist", "fstab", "reload", "mount", "initramfs")
 PUBLIC_STEP_KEYS = ("action", "volume", "device", "serial", "detail", "command")
 
@@ -909,6 +911,27 @@ class _Planner(object):
                   "add the array's ARRAY line to %s (expected: %s)" % (self.mdadm_conf_path, line),
                   ["mdadm", "--detail", "--brief", device], path=self.mdadm_conf_path, uuid=array_uuid)
 
+    def _check_lv_room(self, vol, vg, new_disks, lvm):
+        """The new fixed-size LVs fit in what the group will have (checked before pvcreate/vgcreate run, so that a
+        layout that cannot fit changes nothing; issue 26)."""
+        name = vol["name"]
+        existing = set(item.get("lv_name") for item in lvm["lvs"] if item.get("vg_name") == name)
+        wanted = [(lv["name"], lv_size_bytes(lv["size"])) for lv in vol["lvs"] if lv["name"] not in existing]
+        need = sum(size for _name, size in wanted if size)
+        # Each new PV loses its metadata area (1 MiB) and up to one extent (4 MiB) to rounding.
+        room = sum(max((ns.get("size_bytes") or 0) - LVM_PV_OVERHEAD, 0) for ns in new_disks)
+        if vg is not None:
+            room += vg.get("vg_free") or 0
+        if need <= room:
+            return True
+        self.problems.append(
+            "volume %s: the new logical volumes (%s) need %d bytes, but volume group %s would have about %d bytes free "
+            "on %s. Fix: smaller sizes (or a share such as 100%%FREE), or more disks in the volume" % (
+                name, ", ".join("%s %s" % (lv["name"], lv["size"]) for lv in vol["lvs"] if lv["name"] not in existing
+                                and lv_size_bytes(lv["size"])),
+                need, name, room, self.host))
+        return False
+
     def _plan_lvm(self, vol, disks):
         name = vol["name"]
         where = "volume %s" % name
@@ -938,6 +961,8 @@ class _Planner(object):
             for ns in new:
                 self._add("create", "vgextend", name, "/dev/%s" % name, ns["serial"],
                           "add %s to volume group %s" % (disk_name(ns), name), ["vgextend", name, ns["path"]])
+        if not self._check_lv_room(vol, vg, new, lvm):
+            return None
         targets = []
         ordered = [lv for lv in vol["lvs"] if not LV_EXTENTS_RE.match(lv["size"])]
         ordered += [lv for lv in vol["lvs"] if LV_EXTENTS_RE.match(lv["size"])]

@@ -146,3 +146,22 @@ def test_apply_a_filesystem_volume(monkeypatch, host):
     mkfs = runner.calls.index(
         ("/usr/sbin/mkfs.xfs", "-L", "fast", "-m", "uuid=0a1b2c3d-0000-4000-8000-000000000001", "/dev/nvme4n1"))
     assert runner.calls[mkfs - 1] == ("/usr/sbin/wipefs", "--json", "/dev/nvme4n1")
+
+
+def test_a_plan_that_fails_half_way_reports_changed_and_what_ran(monkeypatch, host):
+    """Issue 26, finding 4: a failure after some steps ran used to report changed: false. Here mkfs ran and wrote
+    the disk, then the mount fails (its real exit status and message)."""
+    tmp_path, runner = host[3], host[2]
+    mount_point = str(tmp_path / "mnt" / "fast")
+    volume = {"name": "fast", "type": "filesystem", "disks": {"serials": ["BMLABNVME0005"]}, "mount_point": mount_point}
+    uuids = iter(["0a1b2c3d-0000-4000-8000-000000000001"])
+    monkeypatch.setattr(nvme_storage.planner.uuid_mod, "uuid4", lambda: next(uuids))
+    runner.add(["/usr/sbin/mkfs.xfs", "-L", "fast", "-m", "uuid=0a1b2c3d-0000-4000-8000-000000000001", "/dev/nvme4n1"])
+    runner.add(["/usr/sbin/systemctl", "daemon-reload"])
+    runner.add(["/usr/sbin/mount", mount_point], rc=32,
+               err="mount: %s: wrong fs type, bad option, bad superblock on /dev/nvme4n1.\n" % mount_point)
+    outcome, result = run(monkeypatch, host, {"volumes": [volume]})
+    assert outcome == "fail", result
+    assert result["changed"] is True
+    assert [s["action"] for s in result["applied"]] == ["mkfs", "fstab", "systemd_reload", "mkdir"], result
+    assert result["failed_step"]["action"] == "mount"

@@ -424,6 +424,21 @@ def test_data_mount_points_under_var_lib_and_srv_are_allowed(fresh):
         assert plan(fresh, [volume])["steps"], mount_point
 
 
+def test_logical_volumes_that_cannot_fit_are_refused_before_any_pvcreate(fresh):
+    """Issue 26, finding 4: 100G on a 1 GiB drive used to pass planning and fail in lvcreate after pvcreate and
+    vgcreate had run. The drives of the fixture are 1 GiB (the vrack VM's, as nvme facts reported them)."""
+    volume = dict(LVM_D, lvs=[{"name": "big", "size": "100G", "mount_point": "/big"},
+                              {"name": "rest", "size": "100%FREE", "mount_point": "/rest"}])
+    problems = refused(fresh, [volume]).problems
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("volume vgfast: the new logical volumes (big 100G) need 107374182400 bytes, but "
+                                  "volume group vgfast would have about 1068498944 bytes free on nvsdev."), problems
+    assert "Fix: smaller sizes" in problems[0]
+    # What fits is planned (1 GiB less the PV's metadata and rounding).
+    fits = dict(LVM_D, lvs=[{"name": "big", "size": "1000M", "mount_point": "/big"}])
+    assert ("pvcreate", "/dev/nvme0n1") in actions(plan(fresh, [fits]))
+
+
 # -- already done ------------------------------------------------------------------------
 
 
