@@ -50,6 +50,17 @@ def test_ha_cluster_is_healthy_at_the_release_it_was_installed_at(cluster):
     assert kubelet_versions(cluster) == {n: f"v{UPGRADE_FROM}" for n, _ip in CONTROL_PLANES + WORKERS}
 
 
+def bootstrap_tokens(cluster):
+    """The bootstrap tokens on the cluster (kubeadm keeps each as a Secret of this type in kube-system)."""
+    return cluster.kubectl("-n", "kube-system", "get", "secrets", "--field-selector",
+                           "type=bootstrap.kubernetes.io/token", "-o", "name").stdout.split()
+
+
+def test_no_bootstrap_token_outlives_the_install(cluster):
+    """Issue 25, finding 1: kubeadm init's own 24 h token used to stay; the run's join token is deleted at the end."""
+    assert bootstrap_tokens(cluster) == []
+
+
 def test_secrets_do_not_appear_in_the_vvv_output(cluster):
     out = cluster.first_run.stdout + cluster.first_run.stderr
     assert "task path:" in out  # verbose output indeed (-vv and more print task paths)
@@ -662,6 +673,7 @@ def test_add_node_joins_touching_only_it_and_one_control_plane_and_refuses_a_mem
     while cidr not in worker_routes(cluster, "k8s-w1") and time.monotonic() < deadline:
         time.sleep(3)
     assert cidr in worker_routes(cluster, "k8s-w1")
+    assert bootstrap_tokens(cluster) == []  # the join's token is gone with the run
     # A GPU worker gets its label back, so the device plugin runs there again.
     deadline = time.monotonic() + 120
     while plugin_pods(cluster) != [f"{GPU_WORKER} Running"] and time.monotonic() < deadline:
