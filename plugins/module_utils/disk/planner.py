@@ -539,10 +539,13 @@ class _Planner(object):
         if self._allowlisted(ns) and self.wipe:
             active = self._active_use(ns)
             if active:
+                # Name what uses it, not only the kernel's holder (dm-1 says nothing of a crypttab line).
+                named = ["%s: %s" % (ref["file"], ref["line"]) for ref in refs_mod.references(ns, self.state)]
                 self.problems.append(
-                    "%s: disk %s on %s is allowlisted for wiping but in use right now: %s. Fix: unmount it, stop "
+                    "%s: disk %s on %s is allowlisted for wiping but in use right now: %s%s. Fix: unmount it, stop "
                     "the md/LVM devices on it and turn its swap off by hand, then run again" % (
-                        where, disk_name(ns), self.host, "; ".join(active)))
+                        where, disk_name(ns), self.host, "; ".join(active),
+                        " (what names it: %s)" % "; ".join(named) if named else ""))
                 # And what stopping them would not make safe: a group or array that reaches past the allowlist.
                 allowlisted = [other["path"] for other in self.state.get("namespaces") or [] if self._allowlisted(other)]
                 self.problems.extend(self._span_problems(where, ns, allowlisted))

@@ -102,6 +102,16 @@ def identities(ns, state):
             for entry in conffiles.array_entries(state.get("mdadm_conf")):
                 if entry["uuid"] == uuid and entry["devname"]:
                     _add(found, ("path", os.path.normpath(entry["devname"])), "array %s" % entry["devname"])
+    # The LUKS mappings crypttab opens from the disk or what is on it: the filesystem inside goes with the
+    # wipe, so an fstab line or unit naming /dev/mapper/<name> is a reference too (issue 26, finding 5).
+    for entry in conffiles.crypttab_entries(state.get("crypttab")):
+        if any(key in found for key in spec_keys(entry["source"], state)):
+            mapper = "/dev/mapper/%s" % entry["name"]
+            what = "LUKS mapping %s (crypttab: %s)" % (entry["name"], entry["line"].strip())
+            _add(found, ("path", mapper), what)
+            target = (state.get("dev_links") or {}).get(mapper)
+            if target:
+                _add(found, ("path", os.path.normpath(target)), what)
     return found
 
 

@@ -276,3 +276,29 @@ def test_a_unit_linked_with_systemctl_link_is_found_and_a_masked_one_is_not(stat
         make(state, [SCRATCH], **WIPE_C)
     assert "%s (linked from %s) still uses disk /dev/nvme2n1" % (units / "srv-c.mount", elsewhere / "srv-c.mount") in \
         " | ".join(excinfo.value.problems)
+
+
+def test_an_open_luks_mapping_is_refused_naming_its_crypttab_and_fstab_lines_not_only_dm(state):
+    """Issue 26, finding 5: the refusal said only "held by dm-1". The signature is wipefs's for a LUKS2 header."""
+    luks = "5d0f3c2a-6b1e-4f7d-9a8c-1e2d3c4b5a69"
+    c = _ns(state, "NVS-C")
+    c.update(signatures=[{"type": "crypto_LUKS", "uuid": luks, "offset": 0}], holders=["dm-1"],
+             in_use_reasons=["crypto_LUKS signature", "held by dm-1"])
+    state["crypttab"] = "secret UUID=%s none luks\n" % luks
+    state["fstab"] = ROOT + "/dev/mapper/secret /srv/secret ext4 defaults 0 2\n"
+    with pytest.raises(LayoutError) as excinfo:
+        make(state, [SCRATCH], **WIPE_C)
+    text = " | ".join(excinfo.value.problems)
+    assert "held by dm-1 (what names it: " in text, text
+    assert "/etc/crypttab: secret UUID=%s none luks" % luks in text
+    assert "/etc/fstab: /dev/mapper/secret /srv/secret ext4 defaults 0 2" in text
+
+
+def test_the_filesystem_inside_a_luks_mapping_is_a_reference_of_the_disk(state):
+    luks = "5d0f3c2a-6b1e-4f7d-9a8c-1e2d3c4b5a69"
+    _ns(state, "NVS-C")["signatures"] = [{"type": "crypto_LUKS", "uuid": luks, "offset": 0}]
+    state["crypttab"] = "secret /dev/disk/by-uuid/%s none luks\n" % luks
+    state["fstab"] = ROOT + "/dev/mapper/secret /srv/secret ext4 defaults 0 2\n"
+    kinds = sorted((r["kind"], r["line"]) for r in references.references(_ns(state, "NVS-C"), state))
+    assert kinds == [("crypttab", "secret /dev/disk/by-uuid/%s none luks" % luks),
+                     ("fstab", "/dev/mapper/secret /srv/secret ext4 defaults 0 2")], kinds
