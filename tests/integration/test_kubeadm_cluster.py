@@ -51,9 +51,13 @@ def test_ha_cluster_is_healthy_at_the_release_it_was_installed_at(cluster):
 
 
 def bootstrap_tokens(cluster):
-    """The bootstrap tokens on the cluster (kubeadm keeps each as a Secret of this type in kube-system)."""
-    return cluster.kubectl("-n", "kube-system", "get", "secrets", "--field-selector",
-                           "type=bootstrap.kubernetes.io/token", "-o", "name").stdout.split()
+    """The bootstrap tokens on the cluster that can authenticate (kubeadm keeps each token as a Secret of this type in
+    kube-system). Not counted: the token kubeadm's upload-certs makes only as the owner of the kubeadm-certs Secret, to
+    expire it after 2 h (description "Proxy for managing TTL for the kubeadm-certs secret", no usage)."""
+    items = json.loads(cluster.kubectl("-n", "kube-system", "get", "secrets", "--field-selector",
+                                       "type=bootstrap.kubernetes.io/token", "-o", "json").stdout)["items"]
+    return [i["metadata"]["name"] for i in items
+            if base64.b64decode(i.get("data", {}).get("usage-bootstrap-authentication", "")).decode() == "true"]
 
 
 def test_no_bootstrap_token_outlives_the_install(cluster):
