@@ -36,4 +36,5 @@ class FilterModule(object):
             "verify_mount": checks.mount,
             "verify_gpus": checks.gpus,
             "verify_k8s_nodes": checks.k8s_nodes,
+            "verify_k8s_health": checks.k8s_health,
         }

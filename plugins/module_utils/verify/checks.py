@@ -43,6 +43,9 @@ STATUSES = (PASSED, FAILED, NOT_RUN)
 CATALOG = {
     "kubernetes": (
         ("kubernetes.api", "api", "API answers", "the Kubernetes API answers"),
+        ("kubernetes.apiserver_ready", "apiserver", "every apiserver ready", "/readyz ok on every control plane"),
+        ("kubernetes.etcd_member", "etcd", "every etcd member healthy", "every etcd member healthy"),
+        ("kubernetes.system_pods", "kube-system", "kube-system pods ready", "every kube-system pod ready"),
     ),
     "data_services": (
         ("postgresql.headroom", "postgresql", "connection headroom", "enough free connections"),
@@ -520,6 +523,72 @@ def k8s_api(nodes):
     """The API answered the node list."""
     return [record("kubernetes", "api", "API answers", True, "listed %d nodes" % len(nodes or []),
                    "the Kubernetes API answers", "", key="kubernetes.api")]
+
+
+def k8s_health(result, etcd_members=0):
+    """What ``k8s_cluster_health`` (run once, ``wait_timeout: 0``) read: every apiserver's ``/readyz``, every etcd
+    member (``etcd_members`` > 0: kubeadm's stacked etcd) and every kube-system pod. Nodes are judged by
+    :func:`k8s_nodes` from the Node objects."""
+    result = result or {}
+    out = []
+    servers = result.get("api_servers") or []
+    if not servers:
+        out.append(not_run("kubernetes", "apiserver", "every apiserver ready",
+                           "no control-plane address given (verify_kubernetes_api_servers is empty): only the "
+                           "kubeconfig's server was read", "/readyz ok on every control plane", "",
+                           key="kubernetes.apiserver_ready", chosen=True))
+    for server in servers:
+        url = server.get("url")
+        out.append(record("kubernetes", "apiserver", "%s /readyz" % url, server.get("ready"),
+                          "%s /readyz: %s" % (url, _short(server.get("detail"), 300)), "ok",
+                          "on the control plane at %s: crictl ps -a --name kube-apiserver and its log; /readyz "
+                          "names the failing check (an etcd one: see that control plane's etcd member)" % url,
+                          key="kubernetes.apiserver_ready"))
+    if int(etcd_members or 0) <= 0:
+        out.append(not_run("kubernetes", "etcd", "every etcd member healthy",
+                           "no stacked etcd to read (verify_kubernetes_etcd_members is 0: k3s or an external "
+                           "datastore)", "every etcd member healthy", "", key="kubernetes.etcd_member",
+                           chosen=True))
+    else:
+        etcd = result.get("etcd") or {}
+        members = etcd.get("members") or []
+        if not members:
+            seen = "; ".join(p for p in result.get("problems") or [] if p.startswith("etcd")) or "no member read"
+            out.append(record("kubernetes", "etcd", "every etcd member healthy", False, seen,
+                              "%d healthy members" % int(etcd_members),
+                              "no etcd pod could be read: on each control plane, crictl ps -a --name etcd and "
+                              "journalctl -u kubelet; with quorum lost, playbooks/restore_etcd.yml",
+                              key="kubernetes.etcd_member"))
+        for member in members:
+            name = member.get("name")
+            ok = bool(member.get("healthy")) and not member.get("learner")
+            seen = "etcd member %s (%s): %s" % (
+                name, ", ".join(member.get("client_urls") or []) or "no client URL",
+                "healthy" if ok else ("a learner, not promoted" if member.get("healthy")
+                                      else "unhealthy: %s" % _short(member.get("error") or "no error given", 200)))
+            out.append(record("kubernetes", "etcd", "etcd member %s healthy" % name, ok, seen, "healthy",
+                              "on %s: crictl ps -a --name etcd and its log, journalctl -u kubelet; a member that "
+                              "cannot come back: playbooks/remove_node.yml, then playbooks/add_node.yml" % name,
+                              key="kubernetes.etcd_member"))
+        if members:
+            out.append(record("kubernetes", "etcd", "etcd members", len(members) == int(etcd_members),
+                              "%d members (%s)" % (len(members), ", ".join(str(m.get("name")) for m in members)),
+                              "%d members, one per control plane" % int(etcd_members),
+                              "a member left over from a removed node: playbooks/remove_node.yml; a control plane "
+                              "without one: playbooks/add_node.yml", key="kubernetes.etcd_member"))
+    pods = result.get("pods_not_ready") or []
+    for pod in pods:
+        name = "%s/%s" % (pod.get("namespace"), pod.get("name"))
+        out.append(record("kubernetes", "kube-system", "pod %s ready" % name, False,
+                          "%s on %s: %s, %s" % (name, pod.get("node") or "no node", pod.get("phase"),
+                                                _short(pod.get("reason"), 200)),
+                          "Running and ready", "kubectl -n %s describe pod %s and its log; on %s, journalctl -u "
+                          "kubelet" % (pod.get("namespace"), pod.get("name"), pod.get("node") or "its node"),
+                          key="kubernetes.system_pods"))
+    if not pods and "pods_not_ready" in result:
+        out.append(record("kubernetes", "kube-system", "kube-system pods ready", True, "every pod ready",
+                          "every kube-system pod ready", "", key="kubernetes.system_pods"))
+    return out
 
 
 def _int(value):

@@ -236,6 +236,68 @@ def test_k8s_nodes_from_api_objects():
     assert not checks.k8s_nodes([], "1.35.1")[0]["ok"]
 
 
+def health_result(cp2_etcd_down=False, learner=False, members=3):
+    """A k8s_cluster_health result (wait_timeout 0) in the shape its check() returns (plugins/modules)."""
+    urls = ["https://198.51.100.%d:6443" % i for i in (11, 12, 13)]
+    servers = [{"url": u, "ready": True, "detail": "ok"} for u in urls]
+    etcd = [{"name": "cp%d" % i, "id": "8e9e05c52164694%d" % i, "client_urls": ["https://198.51.100.1%d:2379" % i],
+             "healthy": True, "learner": False, "error": None} for i in (1, 2, 3)][:members]
+    problems = []
+    if cp2_etcd_down:
+        servers[1] = {"url": urls[1], "ready": False,
+                      "detail": "HTTP 500: [-]etcd failed: reason withheld; [-]etcd-readiness failed: reason withheld"}
+        etcd[1].update(healthy=False, error="failed to commit proposal: context deadline exceeded")
+        problems.append("etcd member cp2 (https://198.51.100.12:2379): unhealthy: failed to commit proposal")
+    if learner:
+        etcd[2]["learner"] = True
+    return {"healthy": not problems, "problems": problems, "api_server": urls[0], "api_servers": servers,
+            "pods_not_ready": [], "etcd": {"members": etcd, "pod": "etcd-cp1"}}
+
+
+def test_k8s_health_names_the_etcd_member_and_the_apiserver_that_are_down():
+    recs = by_check(checks.k8s_health(health_result(), 3))
+    assert all(r["ok"] for r in recs.values()), recs
+    assert {"https://198.51.100.12:6443 /readyz", "etcd member cp2 healthy", "etcd members",
+            "kube-system pods ready"} <= set(recs)
+    recs = by_check(checks.k8s_health(health_result(cp2_etcd_down=True), 3))
+    failed = {c for c, r in recs.items() if not r["ok"]}
+    assert failed == {"https://198.51.100.12:6443 /readyz", "etcd member cp2 healthy"}, failed
+    assert "etcd failed" in recs["https://198.51.100.12:6443 /readyz"]["seen"]
+    member = recs["etcd member cp2 healthy"]
+    assert "context deadline exceeded" in member["seen"] and "on cp2" in member["fix"]
+    assert member["key"] == "kubernetes.etcd_member"
+
+
+def test_k8s_health_a_learner_a_missing_member_and_no_etcd_pod_fail():
+    recs = by_check(checks.k8s_health(health_result(learner=True), 3))
+    assert not recs["etcd member cp3 healthy"]["ok"] and "learner" in recs["etcd member cp3 healthy"]["seen"]
+    recs = by_check(checks.k8s_health(health_result(members=2), 3))
+    assert not recs["etcd members"]["ok"] and "2 members (cp1, cp2)" in recs["etcd members"]["seen"]
+    result = health_result()
+    result["etcd"] = {"members": [], "pod": None}
+    result["problems"] = ["etcd: no running etcd pod in kube-system (component=etcd) to read the members from"]
+    recs = by_check(checks.k8s_health(result, 3))
+    assert not recs["every etcd member healthy"]["ok"] and "no running etcd pod" in recs["every etcd member healthy"]["seen"]
+
+
+def test_k8s_health_without_stacked_etcd_or_control_plane_addresses_says_what_was_not_read():
+    result = health_result()
+    del result["etcd"]
+    result["api_servers"] = []
+    recs = by_check(checks.k8s_health(result, 0))
+    assert recs["every etcd member healthy"]["status"] == checks.NOT_RUN and recs["every etcd member healthy"]["ok"]
+    assert recs["every apiserver ready"]["status"] == checks.NOT_RUN and recs["every apiserver ready"]["ok"]
+
+
+def test_k8s_health_names_a_kube_system_pod_that_is_not_ready():
+    result = health_result()
+    result["pods_not_ready"] = [{"namespace": "kube-system", "name": "coredns-7d4f9b-x2x", "node": "w1",
+                                 "phase": "Running", "reason": "container coredns not ready"}]
+    recs = by_check(checks.k8s_health(result, 3))
+    rec = recs["pod kube-system/coredns-7d4f9b-x2x ready"]
+    assert not rec["ok"] and "on w1" in rec["seen"] and "kube-system pods ready" not in recs
+
+
 def test_from_error_splits_fix_from_message():
     rec = checks.from_error({"msg": "http://s3 s3: cannot connect. Fix: check the URL", "hint": "check the URL"},
                             "data_services", "s3", "write and read back", "x", "generic")[0]
