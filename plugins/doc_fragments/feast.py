@@ -20,8 +20,11 @@ options:
   environment:
     description:
       - Environment variables set while the module uses the repository. C(feature_store.yaml) expands C(${VAR})
-        with the environment, so this is how passwords reach it (for example
-        C(postgresql+psycopg://user:${MLOPS_PG_PASSWORD}@db:5432/feast)).
+        with the environment, so this is how passwords reach it.
+      - For each variable V(NAME) the module also sets V(NAME_URLENCODED), its value percent-encoded
+        (C(urllib.parse.quote) with no safe characters). Put credentials into URLs only in that form, for example
+        C(postgresql+psycopg://${MLOPS_PG_USER_URLENCODED}:${MLOPS_PG_PASSWORD_URLENCODED}@db:5432/feast) - a raw
+        password with C(@), C(:), C(/), C(?) or C(#) is cut apart by the URL parser.
       - Every value is treated as a secret and masked in the module's output, also where it appears inside
         other text; pass variables that are not secret (hosts, ports) with the task's C(environment) keyword
         if you want to read them in messages.

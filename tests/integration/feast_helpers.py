@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg2
 
@@ -53,7 +54,10 @@ def feast_env(stack) -> dict[str, str]:
     module option are masked in all of its output, so keep endpoints out of
     it if you want to read them in messages).
     """
-    return {name: str(stack.vars[name]) for name in FEAST_ENV_VARS}
+    env = {name: str(stack.vars[name]) for name in FEAST_ENV_VARS}
+    # As the modules do (module_utils/feast/store.py): the registry URL takes the password percent-encoded.
+    env.update({name + "_URLENCODED": quote(env[name], safe="") for name in FEAST_SECRET_VARS})
+    return env
 
 
 @contextlib.contextmanager

@@ -183,8 +183,9 @@ class Platform:
             "verify_feast": {
                 "repo_path": str(FEAST_REPO),
                 "environment": {k: feast_vars[k] for k in ("MLOPS_PG_PASSWORD", "MLOPS_REDIS_PASSWORD")},
+                # Not the passwords, nor their percent-encoded forms (the module makes those from `environment`).
                 "variables": {k: val for k, val in feast_vars.items()
-                              if k not in ("MLOPS_PG_PASSWORD", "MLOPS_REDIS_PASSWORD")},
+                              if not k.startswith(("MLOPS_PG_PASSWORD", "MLOPS_REDIS_PASSWORD"))},
                 "probes": [{"feature_view": "driver_hourly_stats", "entity_rows": [{"driver_id": FRESH_DRIVER}],
                             "max_age_s": 3600}]},
             "verify_kserve": {"url": self.kserve.url, "model": self.model, "protocol": "v2",

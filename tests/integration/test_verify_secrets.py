@@ -85,3 +85,47 @@ def test_no_secret_in_the_output_at_vvv_when_every_layer_fails(platform, report_
     # Each layer recorded its own failure: verify itself did not break on the way (that would be layer "verify").
     assert not [c for c in run.failures if c["layer"] == "verify"], run.failures
     assert leaks(run, values) == {}
+
+
+def special_password(tag: str) -> str:
+    """A password made of every URL- and template-special character (no "{{": see the README, "Secrets in the
+    inventory") between pairs of rare letters, so that any 4 characters of it found in the output are a leak,
+    not chance. Each one is different (tag)."""
+    letters = "QXZJVKWqxzjvkw"
+    specials = "@:/?#%{}[]'\"&="
+    rare = [letters[(i * 5 + len(tag) + ord(tag[0])) % len(letters)] + letters[(i * 3 + ord(tag[-1])) % len(letters)]
+            for i in range(len(specials) + 1)]
+    return tag[:2].upper() + "".join(r + s for r, s in zip(rare, specials)) + rare[-1]
+
+
+def pieces(secret: str, size: int = 4) -> set:
+    return {secret[i:i + size] for i in range(len(secret) - size + 1)}
+
+
+def test_no_piece_of_a_password_made_of_url_characters_at_vvv_when_every_layer_fails(platform, report_dir):
+    """Issue 21: a Feast password with '@' placed raw in the registry URL was cut apart by the URL parser; the part
+    after the '@' came out as a "host" (19 times at -vvv, in the summary and in the report). Every password here is
+    made of URL- and template-special characters; no 4 characters of any of them may appear anywhere."""
+    wrong = {
+        "verify_postgresql": {"password": special_password("pg")},
+        "verify_redis": {"password": special_password("rd")},
+        "verify_s3": {"secret_key": special_password("s3")},
+        "verify_feast": {"environment": {"MLOPS_PG_PASSWORD": special_password("fp"),
+                                         "MLOPS_REDIS_PASSWORD": special_password("fr")}},
+    }
+    inventory = platform.inventory("secrets-special.yml", verify_timeout_s=3, **wrong)
+    run = run_verify(inventory, report_dir, "data_services,feast", verbosity=3)
+    assert run.report is not None, run.explain()
+    failed_components = {c["component"] for c in run.failures}
+    assert {"postgresql", "redis", "s3"} <= failed_components, run.failures
+    assert any(c["layer"] == "feast" for c in run.failures), run.failures
+    assert not [c for c in run.failures if c["layer"] == "verify"], run.failures
+    texts = {"stdout": run.proc.stdout, "stderr": run.proc.stderr}
+    for name in ("verify-report.json", "verify-summary.txt"):
+        path = run.report_dir / name
+        texts[name] = path.read_text() if path.exists() else ""
+    assert "<127.0.0.1>" in run.proc.stdout or "ESTABLISH LOCAL CONNECTION" in run.proc.stdout, run.explain()
+    secrets = [wrong["verify_postgresql"]["password"], wrong["verify_redis"]["password"],
+               wrong["verify_s3"]["secret_key"], *wrong["verify_feast"]["environment"].values()]
+    found = {where: sorted({p for s in secrets for p in pieces(s) if p in text}) for where, text in texts.items()}
+    assert {where: p for where, p in found.items() if p} == {}

@@ -35,6 +35,7 @@ import shutil
 import signal
 import sys
 import tempfile
+from urllib.parse import quote
 import traceback
 import warnings
 
@@ -373,6 +374,10 @@ def open_repo(path, env=None, timeout=30, read_only=False):
                              hint="set repo_path to the directory that holds feature_store.yaml")
     env = dict(env or {})
     variables = dict(env)
+    # Credentials go into URLs quoted: every variable also comes percent-encoded (doc_fragments/feast.py).
+    for name, value in env.items():
+        if value not in (None, "") and name + "_URLENCODED" not in env:
+            variables[name + "_URLENCODED"] = quote(str(value), safe="")
     if "PGCONNECT_TIMEOUT" not in os.environ and "PGCONNECT_TIMEOUT" not in variables:
         variables["PGCONNECT_TIMEOUT"] = str(max(2, int(timeout)))
     secrets = [str(v) for v in env.values() if v not in (None, "")]

@@ -33,3 +33,29 @@ def test_one_line_drops_blank_lines_and_sqlalchemy_links():
 
     text = 'FATAL:  database "mlflow" does not exist\n\n(Background on this error at: https://sqlalche.me/e/21/e3q8)'
     assert one_line(text) == 'FATAL:  database "mlflow" does not exist'
+
+
+def test_a_secret_split_by_a_url_parser_is_removed_in_every_piece():
+    """Issue 21: a password with '@' placed raw in a registry URL came back as a "host"."""
+    secret = "Qx7@Zj9v:/Kw?#%4{Jq}[V]'\"Xz"
+    url = "postgresql+psycopg://feast:%s@db:5432/feast" % secret
+    # What SQLAlchemy-like parsing makes of it: the userinfo ends at the first '@', the rest is the host.
+    message = "could not translate host name \"Zj9v\" ... port 'Kw?#' ... Jq ... Xz; " + url
+    out = redact(message, secrets=[secret])
+    assert not [secret[i:i + 4] for i in range(len(secret) - 3) if secret[i:i + 4] in out], out
+    assert "db:5432/feast" in out and "could not translate host name" in out
+
+
+def test_quoted_base64_and_hex_forms_are_removed():
+    import base64
+    from urllib.parse import quote
+    secret = "p@ss:w/rd?2026"
+    for form in (quote(secret, safe=""), base64.b64encode(secret.encode()).decode(), secret.encode().hex()):
+        assert form not in redact("seen: %s." % form, secrets=[secret])
+
+
+def test_a_piece_at_the_end_of_a_long_text_is_found():
+    secret = "N0t-a-Real-Secret-but-forty-chars-long!"
+    text = ("harmless line of a server's error page\n" * 3000) + secret[5:20]
+    out = redact(text, secrets=[secret])
+    assert secret[5:20] not in out and out.startswith("harmless line") and out.endswith("********")
