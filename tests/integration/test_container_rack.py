@@ -14,6 +14,7 @@ import ipaddress
 import json
 import os
 import re
+import socket
 import subprocess
 import time
 
@@ -74,13 +75,47 @@ def host_gateway():
 
 
 def test_nodes_reach_each_other_and_nothing_beyond_this_machine(rack):
+    """What keeps the rack in: this machine does not forward (vrack up refuses to start a container rack if it
+    does). Proven without sending anything toward a real network (issue 25 found one ping to this machine's real
+    gateway): a network namespace made here stands for "outside", one /30 away from the host over a veth; a node
+    pings it through its default route to the host, and the namespace counts the echo requests that arrive."""
     assert rack.ssh("ct-a", "ping -c1 -W2 ct-b", check=False).returncode == 0
-    # What keeps the rack in: this machine does not forward (vrack up refuses to
-    # start a container rack if it does), so the host's own gateway is out of reach.
     assert open("/proc/sys/net/ipv4/ip_forward").read().strip() == "0"
-    gateway = host_gateway()
-    assert gateway
-    assert rack.ssh("ct-a", f"ping -c1 -W2 {gateway}", check=False).returncode != 0
+    ns, host_if, ns_if, host_ip, outside_ip = "mlops-outside", "mlops-out0", "mlops-out1", "198.18.251.2", "198.18.251.1"
+    run(["ip", "netns", "delete", ns], check=False)
+    run(["ip", "link", "delete", host_if], check=False)
+    try:
+        run(["ip", "netns", "add", ns])
+        run(["ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if, "netns", ns])
+        run(["ip", "addr", "add", f"{host_ip}/30", "dev", host_if])
+        run(["ip", "link", "set", host_if, "up"])
+        run(["ip", "-n", ns, "addr", "add", f"{outside_ip}/30", "dev", ns_if])
+        run(["ip", "-n", ns, "link", "set", ns_if, "up"])
+        run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        run(["ip", "-n", ns, "route", "add", "default", "via", host_ip])
+        def counters():
+            out = run(["ip", "netns", "exec", ns, "nstat", "-az", "IcmpInEchos", "UdpNoPorts"]).stdout
+            return {line.split()[0]: int(line.split()[1]) for line in out.splitlines() if line.startswith(("Icmp", "Udp"))}
+
+        # The host itself reaches "outside" (the veth and the counters work: a datagram to a closed port) ...
+        start = counters()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(b"probe", (outside_ip, 9))
+        deadline = time.monotonic() + 5
+        while counters()["UdpNoPorts"] == start["UdpNoPorts"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        before = counters()
+        assert before["UdpNoPorts"] == start["UdpNoPorts"] + 1, (start, before)
+        # ... the node's only way out is its default route, to this machine ...
+        route = rack.ssh("ct-a", f"ip -4 route get {outside_ip}").stdout
+        assert " via " in route, route
+        # ... which does not forward: the echo request never arrives.
+        assert rack.ssh("ct-a", f"ping -c2 -W2 {outside_ip}", check=False).returncode != 0
+        after = counters()
+        assert after["IcmpInEchos"] == before["IcmpInEchos"], (before, after)
+    finally:
+        run(["ip", "netns", "delete", ns], check=False)
+        run(["ip", "link", "delete", host_if], check=False)
 
 
 def test_a_lan_over_the_hosts_own_network_is_refused(tmp_path):
