@@ -10,8 +10,8 @@
   scripts/vrack start RACK NODE            boot it again from that disk (a reboot is stop + start)
 
 Spec (JSON): {"rack": "name", "nodes": [{"name": "n1", "ssh_port": 2301,
-  "lan_ip": "192.0.2.21", "nvme_count": 4, "nvme_size": "2G",
-  "nvme_serials": [...optional...], "memory": 1024, "cpus": 2}], "lan_cidr": "192.0.2.0/24"}
+  "lan_ip": "198.19.2.21", "nvme_count": 4, "nvme_size": "2G",
+  "nvme_serials": [...optional...], "memory": 1024, "cpus": 2}], "lan_cidr": "198.19.2.0/24"}
 
 Two node kinds, in one rack if you like: "kind": "vm" (the default; a qemu
 TCG VM with emulated NVMe drives, reached on 127.0.0.1:ssh_port) and "kind":
@@ -82,7 +82,7 @@ HASHED_IMAGE_KEYS = ("debian_suite", "kernel_package", "kernel_series")
 
 READY_MARKER = "VRACK-READY"
 MGMT_MAC = "52:54:00:12:34:56"
-DEFAULT_LAN_CIDR = "192.0.2.0/24"
+DEFAULT_LAN_CIDR = "198.19.2.0/24"
 DEFAULT_BOOT_TIMEOUT = 240
 NVME_SERIAL_MAX = 20
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")

@@ -21,7 +21,7 @@ vrack = _load()
 
 
 def node(**kw):
-    base = {"name": "n1", "ssh_port": 2301, "lan_ip": "192.0.2.21", "nvme_count": 2, "nvme_size": "2G"}
+    base = {"name": "n1", "ssh_port": 2301, "lan_ip": "198.19.2.21", "nvme_count": 2, "nvme_size": "2G"}
     base.update(kw)
     return base
 
@@ -41,10 +41,10 @@ def test_nvme_serial(name, index, expected):
 
 
 def test_lan_mac_is_unique_per_address_and_not_the_mgmt_mac():
-    macs = {vrack.lan_mac(str(ip)) for ip in ipaddress.IPv4Network("192.0.2.0/24").hosts()}
+    macs = {vrack.lan_mac(str(ip)) for ip in ipaddress.IPv4Network("198.19.2.0/24").hosts()}
     assert len(macs) == 254
     assert vrack.MGMT_MAC not in macs
-    assert vrack.lan_mac("192.0.2.11") == "52:54:01:00:02:0b"
+    assert vrack.lan_mac("198.19.2.11") == "52:54:01:13:02:0b"
 
 
 def test_machine_id_is_stable_hex_and_unique():
@@ -56,7 +56,7 @@ def test_machine_id_is_stable_hex_and_unique():
 def test_normalize_spec_fills_defaults():
     spec = vrack.normalize_spec({"rack": "r1", "nodes": [node()]})
     (n,) = spec["nodes"]
-    assert spec["lan_cidr"] == "192.0.2.0/24"
+    assert spec["lan_cidr"] == "198.19.2.0/24"
     assert n["nvme_serials"] == ["N1-NVME0", "N1-NVME1"]
     assert (n["memory"], n["cpus"], n["nvme_size"]) == (1024, 2, "2G")
 
@@ -67,14 +67,14 @@ def test_normalize_spec_reports_every_problem_by_node():
             node(),
             node(name="n2"),                                       # port + ip clash with n1
             node(name="Bad_Name", ssh_port=80, lan_ip="10.0.0.1", nvme_size="lots"),
-            node(name="n4", ssh_port=2304, lan_ip="192.0.2.24", nvme_serials=["X"] * 2),
+            node(name="n4", ssh_port=2304, lan_ip="198.19.2.24", nvme_serials=["X"] * 2),
         ]})
     msg = str(err.value)
     assert "node n2: ssh_port 2301 is also used by node n1" in msg
-    assert "node n2: lan_ip 192.0.2.21 is also used by node n1" in msg
+    assert "node n2: lan_ip 198.19.2.21 is also used by node n1" in msg
     assert "node Bad_Name: name must be" in msg
     assert "node Bad_Name: ssh_port 80" in msg
-    assert "node Bad_Name: lan_ip '10.0.0.1' must be a host address in 192.0.2.0/24" in msg
+    assert "node Bad_Name: lan_ip '10.0.0.1' must be a host address in 198.19.2.0/24" in msg
     assert "node Bad_Name: nvme_size 'lots'" in msg
     assert "node n4: serial X is also used by node n4" in msg
 
@@ -87,9 +87,9 @@ def test_normalize_spec_needs_a_rack_name():
 
 def test_spec_from_inventory():
     inventory = {"_meta": {"hostvars": {
-        "lab-w1": {"vrack_ssh_port": 2222, "vrack_lan_ip": "192.0.2.12", "vrack_nvme_count": 4,
+        "lab-w1": {"vrack_ssh_port": 2222, "vrack_lan_ip": "198.19.2.12", "vrack_nvme_count": 4,
                    "vrack_nvme_size": "2G", "vrack_rack": "lab", "vrack_memory": 1536},
-        "lab-cp1": {"vrack_ssh_port": 2221, "vrack_lan_ip": "192.0.2.11", "vrack_nvme_count": 4,
+        "lab-cp1": {"vrack_ssh_port": 2221, "vrack_lan_ip": "198.19.2.11", "vrack_nvme_count": 4,
                     "vrack_nvme_size": "2G", "vrack_rack": "lab"},
         "bastion": {"ansible_host": "10.1.1.1"},
     }}}
@@ -110,7 +110,7 @@ def test_kernel_cmdline_and_qemu_argv():
     n = spec["nodes"][0]
     cmdline = vrack.kernel_cmdline(spec, n, "AAAAKEY")
     for part in ("root=/dev/vda", "systemd.hostname=n1", "vrack.ssh_key=AAAAKEY",
-                 "vrack.lan=192.0.2.21/24", "vrack.lan_gw=192.0.2.1",
+                 "vrack.lan=198.19.2.21/24", "vrack.lan_gw=198.19.2.1",
                  f"systemd.machine_id={vrack.machine_id('r1', 'n1')}"):
         assert part in cmdline.split()
     paths = {"console": "/s/c.log", "pid": "/s/q.pid", "root": "/s/root.qcow2", "vde": "/s/lan",
