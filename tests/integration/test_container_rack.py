@@ -93,6 +93,7 @@ def test_nodes_reach_each_other_and_nothing_beyond_this_machine(rack):
         run(["ip", "-n", ns, "link", "set", ns_if, "up"])
         run(["ip", "-n", ns, "link", "set", "lo", "up"])
         run(["ip", "-n", ns, "route", "add", "default", "via", host_ip])
+
         def counters():
             out = run(["ip", "netns", "exec", ns, "nstat", "-az", "IcmpInEchos", "UdpNoPorts"]).stdout
             return {line.split()[0]: int(line.split()[1]) for line in out.splitlines() if line.startswith(("Icmp", "Udp"))}
