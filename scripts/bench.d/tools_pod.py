@@ -2,8 +2,9 @@
 
 One definition for scripts/bench-data-layer and tests/integration/test_platform_data.py: it passes Pod
 Security `restricted` (the namespace enforces it), runs on a control plane (a test that powers a worker off
-keeps its client) and gets the Redis password from the role's Secret as REDIS_PASSWORD, so it never appears
-on a command line outside the pod.
+keeps its client) and gets the Redis password from the role's Secret as REDIS_PASSWORD and the object store's
+S3 keys as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (each optional: the pod starts without them), so they
+never appear on a command line outside the pod.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def tools_image() -> str:
     return f"localhost/baremetal-mlops/platform-tools:{versions['platform']['images']['platform_tools']['version']}"
 
 
-def tools_pod(name: str, namespace: str = "mlops-data", secret: str = "redis-auth") -> str:
+def tools_pod(name: str, namespace: str = "mlops-data", secret: str = "redis-auth", s3_secret: str = "seaweedfs-s3") -> str:
     return f"""
 apiVersion: v1
 kind: Pod
@@ -35,6 +36,13 @@ spec:
       command: [sleep, infinity]
       env:
         - name: REDIS_PASSWORD
-          valueFrom: {{secretKeyRef: {{name: {secret}, key: password}}}}
+          valueFrom: {{secretKeyRef: {{name: {secret}, key: password, optional: true}}}}
+        - name: AWS_ACCESS_KEY_ID
+          valueFrom: {{secretKeyRef: {{name: {s3_secret}, key: access-key, optional: true}}}}
+        - name: AWS_SECRET_ACCESS_KEY
+          valueFrom: {{secretKeyRef: {{name: {s3_secret}, key: secret-key, optional: true}}}}
+        - {{name: S3_ENDPOINT, value: "http://{s3_secret.rsplit('-', 1)[0]}-s3:8333"}}
+        - {{name: AWS_METADATA_SERVICE_TIMEOUT, value: "1"}}
+        - {{name: AWS_EC2_METADATA_DISABLED, value: "true"}}
       securityContext: {{allowPrivilegeEscalation: false, capabilities: {{drop: [ALL]}}}}
 """

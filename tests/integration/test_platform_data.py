@@ -1,4 +1,4 @@
-"""The platform's data layer on the cluster (issue 22, first part: Redis with Sentinel), for real.
+"""The platform's data layer on the cluster (issue 22: the S3 object store and Redis with Sentinel), for real.
 
 Runs on the cluster of test_kubeadm_cluster.py (the session fixture
 `cluster` of conftest.py: one cluster for both modules; the cluster lane of
@@ -6,10 +6,11 @@ scripts/test runs them in one pytest), after its tests that keep the cluster
 and before the ones that remove nodes or reset it (marked `cluster_end`).
 playbooks/platform.yml imports the platform bundle's images (built here from
 Debian packages by `scripts/bundle build --platform`) on every node and
-deploys Redis with Sentinel through kubernetes.core. Clients are the
-standard ones (redis-py's Sentinel client, redis-cli) in a pod of the
-bundle's platform-tools image. The node of the primary is powered off for real
-(`scripts/vrack stop`). At the end the namespace is deleted, so that the
+deploys SeaweedFS (S3) and Redis with Sentinel through kubernetes.core.
+Clients are the standard ones (boto3 with SigV4, redis-py's Sentinel
+client, redis-cli) in a pod of the bundle's platform-tools image. The node
+of the Redis primary and a node holding object-store data are powered off
+for real (`scripts/vrack stop`). At the end the namespace is deleted, so that the
 drains of the node tests that follow are not held by its disruption budgets.
 """
 
@@ -119,6 +120,73 @@ print(json.dumps(out))
 """
 
 
+# Run in the client pod: S3 through the object store's Service with boto3 (SigV4), as MLflow and Feast do.
+S3_SCRIPT = r"""
+import hashlib, json, os, sys, time
+import boto3
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+def client(key=None, secret=None, unsigned=False, retries=5):
+    cfg = Config(signature_version=UNSIGNED if unsigned else "s3v4", connect_timeout=3, read_timeout=15,
+                 retries={"max_attempts": retries, "mode": "standard"})
+    return boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"], region_name="us-east-1", config=cfg,
+                        aws_access_key_id=key or os.environ["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=secret or os.environ["AWS_SECRET_ACCESS_KEY"])
+
+def refused(call):
+    try:
+        call()
+        return "accepted"
+    except ClientError as exc:
+        return "%s %s" % (exc.response["ResponseMetadata"]["HTTPStatusCode"], exc.response["Error"]["Code"])
+
+s3 = client()
+action, out = sys.argv[1], {}
+if action == "roundtrip":
+    out["buckets"] = sorted(b["Name"] for b in s3.list_buckets()["Buckets"])
+    s3.put_object(Bucket="mlflow", Key="probe/roundtrip", Body=b"value-1")
+    out["get"] = s3.get_object(Bucket="mlflow", Key="probe/roundtrip")["Body"].read().decode()
+    out["bad_key"] = refused(lambda: client(key="MLOPSNOTAKEY0000000", retries=1).list_buckets())
+    out["bad_secret"] = refused(lambda: client(secret="not-the-secret", retries=1).list_buckets())
+    out["anonymous"] = refused(lambda: client(unsigned=True, retries=1).get_object(Bucket="mlflow", Key="probe/roundtrip"))
+elif action == "write":
+    n, size = int(sys.argv[2]), int(sys.argv[3])
+    for i in range(n):
+        body = os.urandom(size)
+        s3.put_object(Bucket="backups", Key="count/%04d" % i, Body=body)
+        out["count/%04d" % i] = hashlib.sha256(body).hexdigest()
+elif action == "read":
+    # Every object listed and read back, each retried until it reads or the deadline passes.
+    deadline, errors = time.time() + float(sys.argv[2]), []
+    keys = None
+    while keys is None and time.time() < deadline:
+        try:
+            keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket="backups", Prefix="count/")
+                    for o in p.get("Contents", [])]
+        except (BotoCoreError, ClientError) as exc:
+            errors.append(type(exc).__name__)
+            time.sleep(1)
+    for key in keys or []:
+        while time.time() < deadline:
+            try:
+                out[key] = hashlib.sha256(s3.get_object(Bucket="backups", Key=key)["Body"].read()).hexdigest()
+                break
+            except (BotoCoreError, ClientError) as exc:
+                errors.append(type(exc).__name__)
+                time.sleep(1)
+    out = {"objects": out, "errors": errors[:20], "error_count": len(errors)}
+elif action == "write-one":
+    try:
+        client(retries=2).put_object(Bucket="backups", Key="during/one", Body=b"x" * 1024)
+        out["write"] = "ok"
+    except (BotoCoreError, ClientError) as exc:
+        out["write"] = "failed: %s" % str(exc)[:300]
+print(json.dumps(out))
+"""
+
+
 def kubectl(cluster, *args, **kw):
     return cluster.kubectl(*args, **kw)
 
@@ -128,6 +196,20 @@ def client(cluster, *args, timeout=300):
                   stdin=CLIENT_SCRIPT, timeout=timeout, check=False)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def s3(cluster, *args, timeout=300):
+    res = kubectl(cluster, "-n", NS, "exec", "-i", "client", "--", "python3", "-", *map(str, args),
+                  stdin=S3_SCRIPT, timeout=timeout, check=False)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def object_store_ready(cluster):
+    """{StatefulSet: (ready, wanted)} of the object store's masters, volume servers and filers."""
+    sets = json.loads(kubectl(cluster, "-n", NS, "get", "statefulsets", "-l", "app.kubernetes.io/name=seaweedfs",
+                              "-o", "json").stdout)["items"]
+    return {s["metadata"]["name"]: (s["status"].get("readyReplicas", 0), s["spec"]["replicas"]) for s in sets}
 
 
 def platform_args(cluster):
@@ -196,6 +278,34 @@ def test_redis_runs_with_sentinels_agreeing_on_one_primary_and_its_password_is_n
     # Every Service is cluster-internal: nothing is opened to the rack LAN.
     services = json.loads(kubectl(data_layer, "-n", NS, "get", "services", "-o", "json").stdout)["items"]
     assert {s["spec"]["type"] for s in services} == {"ClusterIP"}
+
+
+def test_the_object_store_runs_spread_over_the_nodes_and_its_keys_are_never_printed(data_layer):
+    out = data_layer.platform_first_run.stdout + data_layer.platform_first_run.stderr
+    secret = json.loads(kubectl(data_layer, "-n", NS, "get", "secret", "seaweedfs-s3", "-o", "json").stdout)["data"]
+    for key in ("access-key", "secret-key"):
+        value = base64.b64decode(secret[key]).decode()
+        assert len(value) in (20, 40)
+        assert not [value[i:i + 8] for i in range(len(value) - 7) if value[i:i + 8] in out], key
+    assert object_store_ready(data_layer) == {"seaweedfs-master": (3, 3), "seaweedfs-volume": (2, 2),
+                                              "seaweedfs-filer": (2, 2)}
+    pods = json.loads(kubectl(data_layer, "-n", NS, "get", "pods", "-l", "app.kubernetes.io/name=seaweedfs",
+                              "-o", "json").stdout)["items"]
+    nodes = {}
+    for pod in pods:
+        nodes.setdefault(pod["metadata"]["labels"]["app.kubernetes.io/component"], set()).add(pod["spec"]["nodeName"])
+    assert len(nodes["master"]) == 3 and len(nodes["volume"]) == 2 and len(nodes["filer"]) == 2, nodes
+    # The objects and the filers' metadata live on the workers' local volumes.
+    assert nodes["volume"] | nodes["filer"] <= {n for n, _ip in data_layer.workers}, nodes
+
+
+def test_s3_with_sigv4_reads_back_what_it_wrote_and_a_bad_key_or_no_signature_is_refused(data_layer):
+    out = s3(data_layer, "roundtrip")
+    assert out["buckets"] == ["backups", "feast", "mlflow"], out  # the role's buckets, made by its Job
+    assert out["get"] == "value-1"
+    assert out["bad_key"] == "403 InvalidAccessKeyId", out
+    assert out["bad_secret"] == "403 SignatureDoesNotMatch", out
+    assert out["anonymous"].startswith("403 "), out
 
 
 def test_a_pod_writes_and_reads_through_sentinel_and_wrong_passwords_and_admin_commands_are_refused(data_layer):
@@ -288,6 +398,18 @@ def test_bad_input_is_refused_naming_each_variable_before_anything_changes(data_
     assert kubectl(data_layer, "get", "namespace", "mlops-refused", check=False).returncode != 0
 
 
+def test_bad_object_store_input_is_refused_naming_each_variable_before_anything_changes(data_layer):
+    res = play(data_layer, "--tags", "object_store", "-e", "object_store_namespace=mlops-refused",
+               "-e", '{"object_store_buckets": ["mlflow", "Bad_Bucket"]}', "-e", "object_store_volume_servers=1",
+               "-e", "object_store_kind=ceph", check=False)
+    out = " ".join(res.stdout.split())
+    assert res.returncode != 0
+    assert "bucket Bad_Bucket in object_store_buckets is not a valid S3 bucket name" in out, out[-3000:]
+    assert "object_store_volume_servers is 1 with object_store_ha true" in out
+    assert "object_store_kind ceph is not an object store this collection deploys" in out
+    assert kubectl(data_layer, "get", "namespace", "mlops-refused", check=False).returncode != 0
+
+
 def test_powering_off_the_primarys_node_promotes_the_replica_and_keeps_every_acknowledged_write(data_layer):
     written = client(data_layer, "write", 2000)
     assert written["replicas_acked"] == 1, written
@@ -342,3 +464,39 @@ def test_powering_off_the_primarys_node_promotes_the_replica_and_keeps_every_ack
     while time.monotonic() < deadline and sentinel_view(data_layer, watcher).get("in_sync") != new_ip:
         time.sleep(3)
     assert sentinel_view(data_layer, watcher).get("in_sync") == new_ip, sentinel_view(data_layer, watcher)
+
+
+def test_powering_off_a_node_that_holds_object_store_data_loses_no_object(data_layer):
+    """Every object is kept on both volume servers (replication 001): with one of their nodes powered off, every
+    object still reads back through the S3 Service. Writes need both copies: with 2 volume servers they are
+    refused until the node is back (recorded, not asserted; with 3+ workers the masters place new writes on the
+    servers that are up)."""
+    deadline = time.monotonic() + 300  # the Redis test before this one powered a worker off and on
+    while object_store_ready(data_layer) != {"seaweedfs-master": (3, 3), "seaweedfs-volume": (2, 2),
+                                             "seaweedfs-filer": (2, 2)} and time.monotonic() < deadline:
+        time.sleep(3)
+    written = s3(data_layer, "write", 200, 65536)
+    assert len(written) == 200
+    before = s3(data_layer, "read", 60)
+    assert before["objects"] == written, before["errors"]
+    volume = json.loads(kubectl(data_layer, "-n", NS, "get", "pod", "seaweedfs-volume-0", "-o", "json").stdout)
+    node = volume["spec"]["nodeName"]
+    t0 = time.monotonic()
+    data_layer.rack.stop(node)
+    try:
+        during = s3(data_layer, "read", 240, timeout=360)
+        seconds = time.monotonic() - t0
+        one = s3(data_layer, "write-one", timeout=120)
+        print(f"Object store: {node} powered off; {len(during['objects'])} of 200 objects read back in {seconds:.0f} s "
+              f"({during['error_count']} retried errors: {during['errors'][:5]}); a write meanwhile: {one['write']}")
+        assert during["objects"] == written, (sorted(set(written) - set(during["objects"]))[:10], during["errors"])
+    finally:
+        data_layer.rack.start(node)
+    deadline = time.monotonic() + 420
+    while object_store_ready(data_layer) != {"seaweedfs-master": (3, 3), "seaweedfs-volume": (2, 2),
+                                             "seaweedfs-filer": (2, 2)} and time.monotonic() < deadline:
+        time.sleep(3)
+    assert object_store_ready(data_layer) == {"seaweedfs-master": (3, 3), "seaweedfs-volume": (2, 2),
+                                              "seaweedfs-filer": (2, 2)}
+    after = s3(data_layer, "read", 120)
+    assert after["objects"] == written, after["errors"]

@@ -6,7 +6,7 @@ import textwrap
 
 import yaml
 
-from ansible_collections.baremetal.mlops.tests.unit.ansible_cli import run_ansible
+from ansible_collections.baremetal.mlops.tests.unit.ansible_cli import ROOT, run_ansible
 
 
 def validate(tmp_path, **variables):
@@ -58,3 +58,92 @@ def test_without_ha_one_of_each_is_allowed(tmp_path):
     res = validate(tmp_path, object_store_ha=False, object_store_masters=1, object_store_volume_servers=1,
                    object_store_filers=1)
     assert res.returncode == 0, res.stdout[-3000:]
+
+
+def render(tmp_path, **variables):
+    """The role's manifests as ansible-core renders them (role defaults and vars, the collection's filters)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    inv = tmp_path / "hosts.yml"
+    inv.write_text(yaml.safe_dump({"all": {"hosts": {"cp1": {"ansible_connection": "local",
+                                                             "ansible_python_interpreter": sys.executable}}}}))
+    out = tmp_path / "rendered"
+    out.mkdir()
+    play = tmp_path / "render.yml"
+    play.write_text(textwrap.dedent("""
+        - name: Render roles/object_store
+          hosts: cp1
+          gather_facts: false
+          tasks:
+            - name: Validate (and load the role's defaults and vars)
+              ansible.builtin.include_role:
+                name: baremetal.mlops.object_store
+                tasks_from: validate
+                public: true
+            - name: Render
+              ansible.builtin.copy:
+                content: "{{ lookup('ansible.builtin.template', '%s/' ~ item) }}"
+                dest: "%s/{{ item }}"
+                mode: "0600"
+              loop: [seaweedfs.yaml.j2, buckets-job.yaml.j2]
+        """ % (ROOT / "roles" / "object_store" / "templates", out)))
+    extra = ["-e", json.dumps(variables)] if variables else []
+    res = run_ansible("ansible-playbook", "-i", inv, play, *extra, timeout=120)
+    assert res.returncode == 0, res.stdout[-3000:]
+    docs = {}
+    for name in ("seaweedfs.yaml.j2", "buckets-job.yaml.j2"):
+        for doc in yaml.safe_load_all((out / name).read_text()):
+            if doc:
+                docs[(doc["kind"], doc["metadata"]["name"])] = doc
+    return docs
+
+
+def container(doc):
+    return doc["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_the_manifests_render_an_ha_store_with_no_secret_in_them(tmp_path):
+    docs = render(tmp_path)
+    peers = ",".join(f"seaweedfs-master-{i}.seaweedfs-master-headless.mlops-data.svc.cluster.local:9333" for i in range(3))
+    master = docs[("StatefulSet", "seaweedfs-master")]
+    volume = docs[("StatefulSet", "seaweedfs-volume")]
+    filer = docs[("StatefulSet", "seaweedfs-filer")]
+    assert [d["spec"]["replicas"] for d in (master, volume, filer)] == [3, 2, 2]
+    args = {d["metadata"]["name"]: container(d)["args"] for d in (master, volume, filer)}
+    assert f"-peers={peers}" in args["seaweedfs-master"] and "-telemetry=false" in args["seaweedfs-master"]
+    assert "-defaultReplication=001" in args["seaweedfs-master"]
+    assert f"-mserver={peers}" in args["seaweedfs-volume"]
+    assert f"-master={peers}" in args["seaweedfs-filer"] and "-defaultReplicaPlacement=001" in args["seaweedfs-filer"]
+    assert "-s3.config=/etc/seaweedfs/s3.json" in args["seaweedfs-filer"] and "-s3.iam=false" in args["seaweedfs-filer"]
+    for d in (master, volume, filer):
+        spec = d["spec"]["template"]["spec"]
+        assert spec["securityContext"]["runAsNonRoot"] and container(d)["securityContext"]["readOnlyRootFilesystem"]
+        anti = spec["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+        assert anti["topologyKey"] == "kubernetes.io/hostname"
+        assert {"name": "GOMEMLIMIT", "value": "921MiB"} in container(d)["env"]
+        assert ("PodDisruptionBudget", d["metadata"]["name"]) in docs
+    # Only the masters may run on control planes; the volume servers and filers keep their data on local volumes.
+    assert "tolerations" in master["spec"]["template"]["spec"] and "tolerations" not in volume["spec"]["template"]["spec"]
+    assert "volumeClaimTemplates" not in master["spec"]
+    assert volume["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "local-data"
+    assert docs[("Service", "seaweedfs-s3")]["spec"]["type"] == "ClusterIP"
+    assert {s["spec"].get("type", "ClusterIP") for (k, _), s in docs.items() if k == "Service"} == {"ClusterIP"}
+    job = next(d for (k, _), d in docs.items() if k == "Job")
+    env = {e["name"]: e for e in container(job)["env"]}
+    assert json.loads(env["BUCKETS"]["value"]) == ["mlflow", "feast", "backups"]
+    assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "seaweedfs-s3", "key": "secret-key"}
+    assert env["S3_ENDPOINT"]["value"] == "http://seaweedfs-s3.mlops-data.svc.cluster.local:8333"
+
+
+def test_the_bucket_job_is_named_by_its_bucket_list(tmp_path):
+    one = next(n for k, n in render(tmp_path / "a").keys() if k == "Job")
+    two = next(n for k, n in render(tmp_path / "b", object_store_buckets=["mlflow", "feast"]).keys() if k == "Job")
+    assert one.startswith("seaweedfs-buckets-") and two.startswith("seaweedfs-buckets-") and one != two
+    assert one == next(n for k, n in render(tmp_path / "c").keys() if k == "Job")
+
+
+def test_without_ha_objects_are_kept_once(tmp_path):
+    docs = render(tmp_path, object_store_ha=False, object_store_masters=1, object_store_volume_servers=1,
+                  object_store_filers=1)
+    assert "-defaultReplication=000" in container(docs[("StatefulSet", "seaweedfs-master")])["args"]
+    assert "-peers=seaweedfs-master-0.seaweedfs-master-headless.mlops-data.svc.cluster.local:9333" in \
+        container(docs[("StatefulSet", "seaweedfs-master")])["args"]
