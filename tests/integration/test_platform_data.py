@@ -212,6 +212,16 @@ def object_store_ready(cluster):
     return {s["metadata"]["name"]: (s["status"].get("readyReplicas", 0), s["spec"]["replicas"]) for s in sets}
 
 
+OBJECT_STORE_READY = {"seaweedfs-master": (3, 3), "seaweedfs-volume": (2, 2), "seaweedfs-filer": (2, 2)}
+
+
+def wait_object_store_ready(cluster, seconds):
+    deadline = time.monotonic() + seconds
+    while object_store_ready(cluster) != OBJECT_STORE_READY and time.monotonic() < deadline:
+        time.sleep(3)
+    assert object_store_ready(cluster) == OBJECT_STORE_READY
+
+
 def platform_args(cluster):
     return ("-e", f"mlops_platform_bundle_dir={cluster.platform_bundle}", "-e", f"redis_memory_limit={MEMORY_LIMIT}")
 
@@ -287,8 +297,7 @@ def test_the_object_store_runs_spread_over_the_nodes_and_its_keys_are_never_prin
         value = base64.b64decode(secret[key]).decode()
         assert len(value) in (20, 40)
         assert not [value[i:i + 8] for i in range(len(value) - 7) if value[i:i + 8] in out], key
-    assert object_store_ready(data_layer) == {"seaweedfs-master": (3, 3), "seaweedfs-volume": (2, 2),
-                                              "seaweedfs-filer": (2, 2)}
+    assert object_store_ready(data_layer) == OBJECT_STORE_READY
     pods = json.loads(kubectl(data_layer, "-n", NS, "get", "pods", "-l", "app.kubernetes.io/name=seaweedfs",
                               "-o", "json").stdout)["items"]
     nodes = {}
@@ -387,26 +396,23 @@ def test_a_configuration_change_restarts_every_pod_in_order_and_a_writing_client
     assert recap(res.stdout)["k8s-cp1"]["changed"] == 0, res.stdout[-3000:]
 
 
-def test_bad_input_is_refused_naming_each_variable_before_anything_changes(data_layer):
-    res = play(data_layer, "--tags", "redis", "-e", "redis_namespace=mlops-refused", "-e", "redis_maxmemory=300Mi",
-               "-e", "redis_instances=1", "-e", "redis_sentinels=2", check=False)
+@pytest.mark.parametrize("tag,args,messages", [
+    ("redis", ["redis_maxmemory=300Mi", "redis_instances=1", "redis_sentinels=2"],
+     ["redis_maxmemory 300Mi is not below redis_memory_limit 256Mi", "redis_instances is 1 with redis_ha true",
+      "redis_sentinels 2 must be odd and at least 3"]),
+    ("object_store", ['{"object_store_buckets": ["mlflow", "Bad_Bucket"]}', "object_store_volume_servers=1",
+                      "object_store_kind=ceph"],
+     ["bucket Bad_Bucket in object_store_buckets is not a valid S3 bucket name",
+      "object_store_volume_servers is 1 with object_store_ha true",
+      "object_store_kind ceph is not an object store this collection deploys"]),
+])
+def test_bad_input_is_refused_naming_each_variable_before_anything_changes(data_layer, tag, args, messages):
+    res = play(data_layer, "--tags", tag, "-e", f"{tag}_namespace=mlops-refused",
+               *[a for arg in args for a in ("-e", arg)], check=False)
     out = " ".join(res.stdout.split())
     assert res.returncode != 0
-    assert "redis_maxmemory 300Mi is not below redis_memory_limit 256Mi" in out, out[-3000:]
-    assert "redis_instances is 1 with redis_ha true" in out
-    assert "redis_sentinels 2 must be odd and at least 3" in out
-    assert kubectl(data_layer, "get", "namespace", "mlops-refused", check=False).returncode != 0
-
-
-def test_bad_object_store_input_is_refused_naming_each_variable_before_anything_changes(data_layer):
-    res = play(data_layer, "--tags", "object_store", "-e", "object_store_namespace=mlops-refused",
-               "-e", '{"object_store_buckets": ["mlflow", "Bad_Bucket"]}', "-e", "object_store_volume_servers=1",
-               "-e", "object_store_kind=ceph", check=False)
-    out = " ".join(res.stdout.split())
-    assert res.returncode != 0
-    assert "bucket Bad_Bucket in object_store_buckets is not a valid S3 bucket name" in out, out[-3000:]
-    assert "object_store_volume_servers is 1 with object_store_ha true" in out
-    assert "object_store_kind ceph is not an object store this collection deploys" in out
+    for message in messages:
+        assert message in out, (message, out[-3000:])
     assert kubectl(data_layer, "get", "namespace", "mlops-refused", check=False).returncode != 0
 
 
@@ -471,10 +477,7 @@ def test_powering_off_a_node_that_holds_object_store_data_loses_no_object(data_l
     object still reads back through the S3 Service. Writes need both copies: with 2 volume servers they are
     refused until the node is back (recorded, not asserted; with 3+ workers the masters place new writes on the
     servers that are up)."""
-    deadline = time.monotonic() + 300  # the Redis test before this one powered a worker off and on
-    while object_store_ready(data_layer) != {"seaweedfs-master": (3, 3), "seaweedfs-volume": (2, 2),
-                                             "seaweedfs-filer": (2, 2)} and time.monotonic() < deadline:
-        time.sleep(3)
+    wait_object_store_ready(data_layer, 300)  # the Redis test before this one powered a worker off and on
     written = s3(data_layer, "write", 200, 65536)
     assert len(written) == 200
     before = s3(data_layer, "read", 60)
@@ -492,11 +495,6 @@ def test_powering_off_a_node_that_holds_object_store_data_loses_no_object(data_l
         assert during["objects"] == written, (sorted(set(written) - set(during["objects"]))[:10], during["errors"])
     finally:
         data_layer.rack.start(node)
-    deadline = time.monotonic() + 420
-    while object_store_ready(data_layer) != {"seaweedfs-master": (3, 3), "seaweedfs-volume": (2, 2),
-                                             "seaweedfs-filer": (2, 2)} and time.monotonic() < deadline:
-        time.sleep(3)
-    assert object_store_ready(data_layer) == {"seaweedfs-master": (3, 3), "seaweedfs-volume": (2, 2),
-                                              "seaweedfs-filer": (2, 2)}
+    wait_object_store_ready(data_layer, 420)
     after = s3(data_layer, "read", 120)
     assert after["objects"] == written, after["errors"]

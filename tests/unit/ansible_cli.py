@@ -14,3 +14,36 @@ def run_ansible(tool, *args, env=None, timeout=180):
     full_env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", **(env or {}))
     return subprocess.run([str(BINDIR / tool), *[str(a) for a in args]], cwd=ROOT, env=full_env,
                           capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def run_local_play(tmp_path, play, *args, timeout=120):
+    """ansible-playbook of ``play`` (YAML text) against one host, cp1, reached with the local connection and this
+    interpreter; ``args`` are more ansible-playbook arguments (-e ...)."""
+    import textwrap
+
+    import yaml
+
+    tmp_path = pathlib.Path(tmp_path)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    inv = tmp_path / "hosts.yml"
+    inv.write_text(yaml.safe_dump({"all": {"hosts": {"cp1": {"ansible_connection": "local",
+                                                             "ansible_python_interpreter": sys.executable}}}}))
+    path = tmp_path / "play.yml"
+    path.write_text(textwrap.dedent(play))
+    return run_ansible("ansible-playbook", "-i", inv, path, *args, timeout=timeout)
+
+
+def role_tasks_play(role, tasks_from="validate", then=""):
+    """A play on cp1 that includes ``tasks_from`` of baremetal.mlops.``role`` (its defaults and vars made public for
+    the tasks in ``then``, YAML text indented as tasks)."""
+    return """
+        - name: %(tasks_from)s of roles/%(role)s
+          hosts: cp1
+          gather_facts: false
+          tasks:
+            - name: Include %(tasks_from)s
+              ansible.builtin.include_role:
+                name: baremetal.mlops.%(role)s
+                tasks_from: %(tasks_from)s
+                public: true
+%(then)s""" % {"role": role, "tasks_from": tasks_from, "then": then}

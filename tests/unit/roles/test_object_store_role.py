@@ -1,31 +1,16 @@
-"""roles/object_store's checks before anything changes (work in progress: only validate.yml exists), run by
-ansible-playbook for real on localhost; nothing here talks to a cluster."""
+"""roles/object_store's checks before anything changes and its manifests as rendered, run by ansible-playbook for
+real on localhost; nothing here talks to a cluster (the role runs on the real cluster in
+tests/integration/test_platform_data.py)."""
 import json
-import sys
-import textwrap
 
 import yaml
 
-from ansible_collections.baremetal.mlops.tests.unit.ansible_cli import ROOT, run_ansible
+from ansible_collections.baremetal.mlops.tests.unit.ansible_cli import ROOT, role_tasks_play, run_local_play
 
 
 def validate(tmp_path, **variables):
-    inv = tmp_path / "hosts.yml"
-    inv.write_text(yaml.safe_dump({"all": {"hosts": {"cp1": {"ansible_connection": "local",
-                                                             "ansible_python_interpreter": sys.executable}}}}))
-    play = tmp_path / "play.yml"
-    play.write_text(textwrap.dedent("""
-        - name: Validate roles/object_store
-          hosts: cp1
-          gather_facts: false
-          tasks:
-            - name: Validate
-              ansible.builtin.include_role:
-                name: baremetal.mlops.object_store
-                tasks_from: validate
-        """))
     extra = ["-e", json.dumps(variables)] if variables else []
-    return run_ansible("ansible-playbook", "-i", inv, play, *extra, timeout=120)
+    return run_local_play(tmp_path, role_tasks_play("object_store"), *extra)
 
 
 def test_defaults_pass(tmp_path):
@@ -62,32 +47,18 @@ def test_without_ha_one_of_each_is_allowed(tmp_path):
 
 def render(tmp_path, **variables):
     """The role's manifests as ansible-core renders them (role defaults and vars, the collection's filters)."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    inv = tmp_path / "hosts.yml"
-    inv.write_text(yaml.safe_dump({"all": {"hosts": {"cp1": {"ansible_connection": "local",
-                                                             "ansible_python_interpreter": sys.executable}}}}))
     out = tmp_path / "rendered"
-    out.mkdir()
-    play = tmp_path / "render.yml"
-    play.write_text(textwrap.dedent("""
-        - name: Render roles/object_store
-          hosts: cp1
-          gather_facts: false
-          tasks:
-            - name: Validate (and load the role's defaults and vars)
-              ansible.builtin.include_role:
-                name: baremetal.mlops.object_store
-                tasks_from: validate
-                public: true
+    out.mkdir(parents=True)
+    play = role_tasks_play("object_store", then="""
             - name: Render
               ansible.builtin.copy:
                 content: "{{ lookup('ansible.builtin.template', '%s/' ~ item) }}"
                 dest: "%s/{{ item }}"
                 mode: "0600"
               loop: [seaweedfs.yaml.j2, buckets-job.yaml.j2]
-        """ % (ROOT / "roles" / "object_store" / "templates", out)))
+        """ % (ROOT / "roles" / "object_store" / "templates", out))
     extra = ["-e", json.dumps(variables)] if variables else []
-    res = run_ansible("ansible-playbook", "-i", inv, play, *extra, timeout=120)
+    res = run_local_play(tmp_path, play, *extra)
     assert res.returncode == 0, res.stdout[-3000:]
     docs = {}
     for name in ("seaweedfs.yaml.j2", "buckets-job.yaml.j2"):

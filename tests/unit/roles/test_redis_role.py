@@ -1,35 +1,19 @@
 """roles/redis's checks before anything changes, run by ansible-playbook for real on localhost (its
 validate.yml only: nothing here talks to a cluster; the role itself runs on the real cluster in
 tests/integration/test_platform_data.py)."""
-import sys
-import textwrap
-
 import pytest
-import yaml
 
-from ansible_collections.baremetal.mlops.tests.unit.ansible_cli import run_ansible
+from ansible_collections.baremetal.mlops.tests.unit.ansible_cli import role_tasks_play, run_local_play
 
 
 def validate(tmp_path, **variables):
-    inv = tmp_path / "hosts.yml"
-    inv.write_text(yaml.safe_dump({"all": {"hosts": {"cp1": {"ansible_connection": "local",
-                                                             "ansible_python_interpreter": sys.executable}}}}))
-    play = tmp_path / "play.yml"
-    play.write_text(textwrap.dedent("""
-        - name: Validate roles/redis
-          hosts: cp1
-          gather_facts: false
-          tasks:
-            - name: Validate
-              ansible.builtin.include_role:
-                name: baremetal.mlops.redis
-                tasks_from: validate
+    play = role_tasks_play("redis", then="""
             - name: Show what was derived
               ansible.builtin.debug:
                 msg: "maxmemory={{ redis_maxmemory_bytes }} limit={{ redis_limit_bytes }}"
-        """))
+        """)
     extra = [a for k, v in variables.items() for a in ("-e", f"{k}={v}")]
-    return run_ansible("ansible-playbook", "-i", inv, play, *extra, timeout=120)
+    return run_local_play(tmp_path, play, *extra)
 
 
 def test_defaults_pass_and_maxmemory_is_derived_with_headroom(tmp_path):
