@@ -97,8 +97,8 @@ def test_the_manifests_render_an_ha_store_with_no_secret_in_them(tmp_path):
     assert "volumeClaimTemplates" not in master["spec"]
     assert volume["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "local-data"
     assert docs[("Service", "seaweedfs-s3")]["spec"]["type"] == "ClusterIP"
-    assert {s["spec"].get("type", "ClusterIP") for (k, _), s in docs.items() if k == "Service"} == {"ClusterIP"}
-    job = next(d for (k, _), d in docs.items() if k == "Job")
+    assert {s["spec"].get("type", "ClusterIP") for (kind, _name), s in docs.items() if kind == "Service"} == {"ClusterIP"}
+    job = next(d for (kind, _name), d in docs.items() if kind == "Job")
     env = {e["name"]: e for e in container(job)["env"]}
     assert json.loads(env["BUCKETS"]["value"]) == ["mlflow", "feast", "backups"]
     assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "seaweedfs-s3", "key": "secret-key"}
