@@ -41,7 +41,8 @@ spec:
           valueFrom: {{secretKeyRef: {{name: {s3_secret}, key: access-key, optional: true}}}}
         - name: AWS_SECRET_ACCESS_KEY
           valueFrom: {{secretKeyRef: {{name: {s3_secret}, key: secret-key, optional: true}}}}
-        - {{name: S3_ENDPOINT, value: "http://{s3_secret.rsplit('-', 1)[0]}-s3:8333"}}
+        # roles/object_store names the S3 Service as it names the Secret: <object_store_name>-s3.
+        - {{name: S3_ENDPOINT, value: "http://{s3_secret}:8333"}}
         - {{name: AWS_METADATA_SERVICE_TIMEOUT, value: "1"}}
         - {{name: AWS_EC2_METADATA_DISABLED, value: "true"}}
       securityContext: {{allowPrivilegeEscalation: false, capabilities: {{drop: [ALL]}}}}

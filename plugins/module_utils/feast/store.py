@@ -35,9 +35,9 @@ import shutil
 import signal
 import sys
 import tempfile
-from urllib.parse import quote
 import traceback
 import warnings
+from urllib.parse import quote
 
 from ansible_collections.baremetal.mlops.plugins.module_utils.common.redact import one_line, redact
 from ansible_collections.baremetal.mlops.plugins.module_utils.feast.exceptions import (
