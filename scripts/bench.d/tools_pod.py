@@ -2,9 +2,10 @@
 
 One definition for scripts/bench-data-layer and tests/integration/test_platform_data.py: it passes Pod
 Security `restricted` (the namespace enforces it), runs on a control plane (a test that powers a worker off
-keeps its client) and gets the Redis password from the role's Secret as REDIS_PASSWORD and the object store's
-S3 keys as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (each optional: the pod starts without them), so they
-never appear on a command line outside the pod.
+keeps its client; `node` pins it to one) and gets the Redis password from the role's Secret as REDIS_PASSWORD,
+the object store's S3 keys as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the PostgreSQL owners' passwords
+as PG_MLFLOW_PASSWORD / PG_FEAST_PASSWORD (each optional: the pod starts without them), so they never appear
+on a command line outside the pod. PG_POOLER and PG_RW name the Pooler's and the primary's Services.
 """
 from __future__ import annotations
 
@@ -20,14 +21,16 @@ def tools_image() -> str:
     return f"localhost/baremetal-mlops/platform-tools:{versions['platform']['images']['platform_tools']['version']}"
 
 
-def tools_pod(name: str, namespace: str = "mlops-data", secret: str = "redis-auth", s3_secret: str = "seaweedfs-s3") -> str:
+def tools_pod(name: str, namespace: str = "mlops-data", secret: str = "redis-auth", s3_secret: str = "seaweedfs-s3",
+              pg_cluster: str = "mlops-pg", node: str | None = None) -> str:
+    placement = f"nodeName: {node}" if node else 'nodeSelector: {node-role.kubernetes.io/control-plane: ""}'
     return f"""
 apiVersion: v1
 kind: Pod
 metadata: {{name: {name}, namespace: {namespace}}}
 spec:
   securityContext: {{runAsNonRoot: true, runAsUser: 1000, seccompProfile: {{type: RuntimeDefault}}}}
-  nodeSelector: {{node-role.kubernetes.io/control-plane: ""}}
+  {placement}
   tolerations: [{{key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}}]
   containers:
     - name: client
@@ -43,6 +46,12 @@ spec:
           valueFrom: {{secretKeyRef: {{name: {s3_secret}, key: secret-key, optional: true}}}}
         # roles/object_store names the S3 Service as it names the Secret: <object_store_name>-s3.
         - {{name: S3_ENDPOINT, value: "http://{s3_secret}:8333"}}
+        - name: PG_MLFLOW_PASSWORD
+          valueFrom: {{secretKeyRef: {{name: {pg_cluster}-mlflow, key: password, optional: true}}}}
+        - name: PG_FEAST_PASSWORD
+          valueFrom: {{secretKeyRef: {{name: {pg_cluster}-feast, key: password, optional: true}}}}
+        - {{name: PG_POOLER, value: {pg_cluster}-pooler}}
+        - {{name: PG_RW, value: {pg_cluster}-rw}}
         - {{name: AWS_METADATA_SERVICE_TIMEOUT, value: "1"}}
         - {{name: AWS_EC2_METADATA_DISABLED, value: "true"}}
       securityContext: {{allowPrivilegeEscalation: false, capabilities: {{drop: [ALL]}}}}

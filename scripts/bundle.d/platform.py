@@ -39,7 +39,8 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 RECIPES_FILE = HERE / "images.yml"
-RECIPE_KEYS = {"name", "base", "users", "user", "entrypoint", "cmd", "workdir", "dirs", "check", "expect", "go"}
+RECIPE_KEYS = {"name", "base", "users", "user", "entrypoint", "cmd", "workdir", "dirs", "check", "expect", "go",
+               "env", "files", "links"}
 MODULES_DIR = HERE / "modules"
 DEB_VERSION = re.compile(r"^[0-9][A-Za-z0-9.+~:-]*$")
 # What an image never needs: documentation, manuals, translations (copyright files are kept).
@@ -92,6 +93,7 @@ def resolve(versions: dict, recipes: dict, error) -> dict:
                             "component numbers its releases)")
         if recipe.get("go") is not None:
             problems.extend(go_problems(key, recipe["go"], pin))
+        problems.extend(layout_problems(key, recipe))
         if not re.match(r"^[a-z]+$", str(pin.get("debian_suite", ""))):
             problems.append(f"platform.images.{key}.debian_suite {pin.get('debian_suite')!r} is not a suite "
                             "name (bookworm, trixie)")
@@ -140,6 +142,38 @@ def go_problems(key: str, go: dict, pin: dict) -> list:
     return problems
 
 
+def layout_problems(key: str, recipe: dict) -> list:
+    """What is wrong with a recipe's env, files and links (paths absolute, env NAME=value)."""
+    problems = []
+    for item in recipe.get("env") or []:
+        if not re.match(r"^[A-Z_][A-Z0-9_]*=", str(item)):
+            problems.append(f"images.yml {key}: env item {item!r} is not NAME=value")
+    for field in ("files", "links"):
+        value = recipe.get(field) or {}
+        if not isinstance(value, dict):
+            problems.append(f"images.yml {key}: {field} must map a path in the image to its "
+                            + ("content" if field == "files" else "link target"))
+            continue
+        for path, content in value.items():
+            if not str(path).startswith("/") or ".." in str(path).split("/"):
+                problems.append(f"images.yml {key}: {field} path {path!r} is not an absolute path in the image")
+            if not isinstance(content, str) or not content:
+                problems.append(f"images.yml {key}: {field} {path!r} needs a non-empty string")
+    manifests = (recipe.get("go") or {}).get("manifests") or []
+    for rel in manifests if isinstance(manifests, list) else [manifests]:
+        if not isinstance(rel, str) or rel.startswith("/") or ".." in rel.split("/"):
+            problems.append(f"images.yml {key}: go.manifests item {rel!r} is not a path inside the Go module")
+    return problems
+
+
+def image_env(recipe: dict, default_path: str) -> list:
+    """The image's Env: the recipe's items, with the default PATH unless the recipe sets one."""
+    env = [str(e) for e in recipe.get("env") or []]
+    if not any(e.startswith("PATH=") for e in env):
+        env.insert(0, default_path)
+    return env
+
+
 def go_commit(version: str) -> str:
     """The commit a pseudo-version names, or the version itself (what the binary is told it is)."""
     m = GO_PSEUDO.match(version)
@@ -173,6 +207,31 @@ def build_go(key: str, spec: dict, work: Path, lib, error, log) -> list:
     return out
 
 
+def module_dir(lib, module: str, version: str) -> Path:
+    """Where the Go module cache holds a module's files (upper-case letters escaped as !lower)."""
+    escaped = re.sub(r"[A-Z]", lambda m: "!" + m.group(0).lower(), module)
+    return lib.cache_root() / "go" / "mod" / f"{escaped}@{version}"
+
+
+def copy_manifests(key: str, spec: dict, tmp: Path, lib) -> list:
+    """The operator's own manifests (CRDs, RBAC, webhooks) as its Go module ships them, into manifests/<key>/."""
+    go, pin = spec["recipe"].get("go") or {}, spec["pin"]
+    out = []
+    for rel in go.get("manifests") or []:
+        rel = rel.format(version=pin["version"])
+        src = module_dir(lib, pin["go_module"], pin["go_version"]) / rel
+        if not src.is_file():
+            raise lib.BundleError(f"image {spec['ref']}: {rel} is not in the Go module {pin['go_module']}@"
+                                  f"{pin['go_version']} ({src}): fix go.manifests in scripts/bundle.d/images.yml")
+        dest = Path("manifests") / key / Path(rel).name
+        (tmp / dest).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, tmp / dest)
+        out.append({"path": str(dest), "sha256": lib.file_sha256(tmp / dest), "size": (tmp / dest).stat().st_size,
+                    "component": f"manifests of {key}", "version": str(pin["version"]),
+                    "origin": f"copied unchanged from the Go module {pin['go_module']}@{pin['go_version']}: {rel}"})
+    return out
+
+
 def key_of(images: dict, builder_files: list, toolchain: str = "") -> str:
     h = hashlib.sha256(toolchain.encode() + b"\0" if toolchain else b"")
     h.update(json.dumps({k: {"recipe": v["recipe"], "pin": v["pin"], "mirror": v["mirror"]}
@@ -193,8 +252,11 @@ def hooks(key: str, recipe: dict, pin: dict, work: Path, binaries: list | None =
     """mmdebstrap hook arguments: fixed users before the packages; Go binaries, directories and the record after."""
     args = []
     for b in binaries or []:
-        # copy-in keeps the file's mode; the binary's name is the last part of its path in the image.
-        args.append(f"--customize-hook=copy-in {shlex.quote(str(b['file']))} {shlex.quote(str(Path(b['path']).parent))}")
+        # copy-in keeps the file's mode; the binary's name is the last part of its path in the image, whose
+        # directory is made first (copy-in needs it).
+        parent = str(Path(b["path"]).parent)
+        args.append(f'--customize-hook=mkdir -p "$1{parent}"')
+        args.append(f"--customize-hook=copy-in {shlex.quote(str(b['file']))} {shlex.quote(parent)}")
     for u in recipe.get("users") or []:
         name, uid, gid = u["name"], int(u["uid"]), int(u.get("gid", u["uid"]))
         home = u.get("home", "/nonexistent")
@@ -205,6 +267,13 @@ def hooks(key: str, recipe: dict, pin: dict, work: Path, binaries: list | None =
                   f'echo "{name}:!:1::::::" >> "$1/etc/shadow" && '
                   f'mkdir -p "$1{home}" && chown {uid}:{gid} "$1{home}"')
         args.append(f"--essential-hook={script}")
+    for path, content in sorted((recipe.get("files") or {}).items()):
+        # Before the packages, so that their maintainer scripts read them (e.g. postgresql-common's
+        # createcluster.d: no cluster made in the image).
+        parent = str(Path(path).parent)
+        args.append(f'--essential-hook=mkdir -p "$1{parent}" && printf %s {shlex.quote(content)} > "$1{path}"')
+    for path, target in sorted((recipe.get("links") or {}).items()):
+        args.append(f'--customize-hook=ln -sfn {shlex.quote(target)} "$1{path}"')
     for d in recipe.get("dirs") or []:
         path, mode, owner = d["path"], d.get("mode", "0755"), d.get("owner", "0:0")
         args.append(f'--customize-hook=mkdir -p "$1{path}" && chown {owner} "$1{path}" && chmod {mode} "$1{path}"')
@@ -274,7 +343,7 @@ def build_into(tmp: Path, images: dict, key: str, lib, error, log) -> None:
         with open(tar, "rb") as raw:
             digest = lib.write_oci_from_layer(
                 out, spec["ref"], raw, recipe["entrypoint"], user=str(recipe["user"]),
-                workdir=recipe.get("workdir", "/"), cmd=recipe.get("cmd"),
+                env=image_env(recipe, lib.PATH_ENV), workdir=recipe.get("workdir", "/"), cmd=recipe.get("cmd"),
                 created_by=f"baremetal.mlops scripts/bundle --platform: mmdebstrap {pin['debian_suite']} "
                            f"from Debian packages ({', '.join(sorted(pin['packages'])) or 'essential only'})"
                            + "".join(f" + {b['path']} built from {b['module']}@{b['module_version']}" for b in binaries))
@@ -289,6 +358,7 @@ def build_into(tmp: Path, images: dict, key: str, lib, error, log) -> None:
                                           for b in binaries]} if binaries else {})})
         listed.append({"name": spec["ref"], "key": name, "path": rel, "manifest_digest": digest,
                        "user": str(recipe["user"])})
+        files.extend(copy_manifests(name, spec, tmp, lib))
     shutil.rmtree(work)
     manifest = {
         "layout": lib.MANIFEST_LIB.LAYOUT,

@@ -97,6 +97,9 @@ class Cluster:
                 # No GPU here: the device plugin waits instead of exiting (a cluster-wide setting:
                 # the role runs once, on the first control plane).
                 "nvidia_device_plugin_fail_on_init_error": False,
+                # Local volumes on every node: PostgreSQL's 3 instances each need a node with a volume, and
+                # this rack has 2 workers (as the lab inventory).
+                "local_volumes_group": "k8s_cluster",
                 **self.extra_vars,
             },
             # Connection settings for the nodes only (all's would reach the implicit localhost too).
@@ -150,6 +153,10 @@ class Cluster:
                 timer.cancel()
             rc = proc.wait()
         return subprocess.CompletedProcess(argv, rc, "".join(lines), "")
+
+    def kubectl_argv(self, *args) -> list:
+        """kubectl against this cluster with no request timeout (a long `exec` run by the caller)."""
+        return [str(self.bundle / "bin" / "kubectl"), f"--kubeconfig={self.kubeconfig}", *map(str, args)]
 
     def kubectl(self, *args, check=True, server=None, stdin=None, timeout=120):
         argv = [self.bundle / "bin" / "kubectl", f"--kubeconfig={self.kubeconfig}", "--request-timeout=20s"]

@@ -1,4 +1,4 @@
-"""The platform's data layer on the cluster (issue 22: the S3 object store and Redis with Sentinel), for real.
+"""The platform's data layer on the cluster (issue 22: the S3 object store, PostgreSQL and Redis), for real.
 
 Runs on the cluster of test_kubeadm_cluster.py (the session fixture
 `cluster` of conftest.py: one cluster for both modules; the cluster lane of
@@ -405,6 +405,9 @@ def test_a_configuration_change_restarts_every_pod_in_order_and_a_writing_client
      ["bucket Bad_Bucket in object_store_buckets is not a valid S3 bucket name",
       "object_store_volume_servers is 1 with object_store_ha true",
       "object_store_kind ceph is not an object store this collection deploys"]),
+    ("postgresql", ["postgresql_instances=1", "postgresql_pooler_pool_size=40", "postgresql_backup_bucket=Bad_Bucket"],
+     ["postgresql_instances is 1 with postgresql_ha true", "the poolers may open 240 server connections",
+      "postgresql_backup_bucket Bad_Bucket is not a valid S3 bucket name"]),
 ])
 def test_bad_input_is_refused_naming_each_variable_before_anything_changes(data_layer, tag, args, messages):
     res = play(data_layer, "--tags", tag, "-e", f"{tag}_namespace=mlops-refused",
@@ -498,3 +501,225 @@ def test_powering_off_a_node_that_holds_object_store_data_loses_no_object(data_l
     wait_object_store_ready(data_layer, 420)
     after = s3(data_layer, "read", 120)
     assert after["objects"] == written, after["errors"]
+
+
+# ---- PostgreSQL (CloudNativePG + PgBouncer) ----
+
+PG = "mlops-pg"
+# A client pinned to the first control plane (the test kubeconfig's API server, never powered off here).
+PG_CLIENT_NODE = "k8s-cp1"
+PG_CLIENT = _tools_pod_module().tools_pod("pgclient", NS, node=PG_CLIENT_NODE)
+
+# Run in the pgclient pod with psycopg; ACTION as argv[1]. Connections go through the Pooler's Service
+# (PG_POOLER) unless told to go to the primary directly (PG_RW).
+PG_SCRIPT = r"""
+import json, os, sys, threading, time
+import psycopg
+
+def connect(db="mlflow", user="mlflow", password=None, host=None, **kw):
+    return psycopg.connect(host=host or os.environ["PG_POOLER"], port=5432, dbname=db, user=user,
+                           password=password or os.environ["PG_%s_PASSWORD" % user.upper()], connect_timeout=5,
+                           autocommit=True, **kw)
+
+action, out = sys.argv[1], {}
+if action == "roundtrip":
+    with connect() as c:
+        c.execute("CREATE TABLE IF NOT EXISTS probe (k text PRIMARY KEY, v text)")
+        c.execute("INSERT INTO probe VALUES ('k', 'value-1') ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v")
+        out["get"] = c.execute("SELECT v FROM probe WHERE k = 'k'").fetchone()[0]
+        out["server"] = c.execute("SHOW server_version").fetchone()[0]
+        out["sync"] = c.execute("SHOW synchronous_standby_names").fetchone()[0]
+    with connect("feast_registry", "feast") as c:
+        c.execute("CREATE TABLE IF NOT EXISTS probe (k text)")
+        out["feast_registry"] = c.execute("SELECT current_user, current_database()").fetchone()
+    with connect("feast_offline", "feast") as c:
+        out["feast_offline"] = c.execute("SELECT current_user, current_database()").fetchone()
+    for name, kw in (("bad_password", {"password": "not-the-password"}),
+                     ("unknown_user", {"user": "postgres", "password": "x"})):
+        try:
+            connect(**kw).close()
+            out[name] = "accepted"
+        except psycopg.OperationalError as exc:
+            out[name] = "refused: " + str(exc).strip().splitlines()[-1][:200]
+elif action == "clients":
+    # N clients connected at once through the Pooler, each running transactions until all have run R.
+    n, rounds = int(sys.argv[2]), int(sys.argv[3])
+    errors, done, conns = [], [], []
+    barrier = threading.Barrier(n)
+    def work(i):
+        try:
+            with connect(autocommit=False) as c:
+                barrier.wait(timeout=120)
+                for r in range(rounds):
+                    with c.transaction():
+                        c.execute("SELECT pg_sleep(0.05), %s", (i,)).fetchone()
+                done.append(i)
+        except Exception as exc:  # noqa: BLE001 - every failure is counted and shown
+            errors.append("%s: %s" % (type(exc).__name__, str(exc)[:150]))
+            try:
+                barrier.abort()
+            except Exception:
+                pass
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    t0 = time.time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out = {"clients": n, "done": len(done), "errors": errors[:10], "error_count": len(errors),
+           "seconds": round(time.time() - t0, 1)}
+    with connect(host=os.environ["PG_RW"]) as c:
+        out["max_connections"] = int(c.execute("SHOW max_connections").fetchone()[0])
+elif action == "writer":
+    # Insert one row per commit for SECONDS; an acknowledged id is one whose commit returned. Errors (the
+    # primary gone) are counted and the client reconnects, as an application would.
+    seconds = float(sys.argv[2])
+    with connect() as c:
+        c.execute("CREATE TABLE IF NOT EXISTS acked (id bigint PRIMARY KEY, at timestamptz DEFAULT now())")
+    acked, errors, i, c, t0 = [], [], 0, None, time.time()
+    first_error = recovered = None
+    while time.time() - t0 < seconds:
+        i += 1
+        try:
+            if c is None:
+                c = connect()
+            c.execute("INSERT INTO acked (id) VALUES (%s)", (i,))
+            acked.append(i)
+            if first_error is not None and recovered is None:
+                recovered = time.time() - t0
+        except psycopg.Error as exc:
+            errors.append(type(exc).__name__ + ": " + str(exc).strip()[:120])
+            if first_error is None:
+                first_error = time.time() - t0
+            try:
+                c and c.close()
+            except psycopg.Error:
+                pass
+            c = None
+            time.sleep(0.5)
+    out = {"acked": acked, "attempts": i, "errors": errors[:10], "error_count": len(errors),
+           "first_error": first_error, "recovered": recovered}
+elif action == "count":
+    with connect() as c:
+        out["ids"] = [r[0] for r in c.execute("SELECT id FROM acked ORDER BY id").fetchall()]
+print(json.dumps(out))
+"""
+
+
+def pg(cluster, *args, timeout=300):
+    res = kubectl(cluster, "-n", NS, "exec", "-i", "pgclient", "--", "python3", "-", *map(str, args),
+                  stdin=PG_SCRIPT, timeout=timeout, check=False)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def pg_cluster(cluster):
+    return json.loads(kubectl(cluster, "-n", NS, "get", "clusters.postgresql.cnpg.io", PG, "-o", "json").stdout)
+
+
+def pg_pods(cluster):
+    pods = json.loads(kubectl(cluster, "-n", NS, "get", "pods", "-l", f"cnpg.io/cluster={PG},cnpg.io/podRole=instance",
+                              "-o", "json").stdout)["items"]
+    return {p["metadata"]["name"]: p for p in pods}
+
+
+def wait_pg_healthy(cluster, seconds):
+    deadline = time.monotonic() + seconds
+    status = {}
+    while time.monotonic() < deadline:
+        status = pg_cluster(cluster).get("status", {})
+        if status.get("readyInstances") == 3 and status.get("phase") == "Cluster in healthy state":
+            return status
+        time.sleep(5)
+    raise AssertionError(f"PostgreSQL not healthy in {seconds} s: {status.get('phase')} "
+                         f"{status.get('readyInstances')} ready, {status.get('instancesStatus')}")
+
+
+@pytest.fixture(scope="module")
+def pg_client(data_layer):
+    kubectl(data_layer, "apply", "-f", "-", stdin=PG_CLIENT)
+    data_layer.wait_pod("pgclient", namespace=NS)
+    return data_layer
+
+
+def test_postgresql_runs_three_instances_on_distinct_nodes_and_no_password_is_printed(pg_client):
+    status = wait_pg_healthy(pg_client, 60)
+    nodes = {p["spec"]["nodeName"] for p in pg_pods(pg_client).values()}
+    assert len(nodes) == 3, nodes
+    assert status["currentPrimary"] in pg_pods(pg_client)
+    out = pg_client.platform_first_run.stdout + pg_client.platform_first_run.stderr
+    for owner in ("mlflow", "feast"):
+        data = json.loads(kubectl(pg_client, "-n", NS, "get", "secret", f"{PG}-{owner}", "-o", "json").stdout)["data"]
+        password = base64.b64decode(data["password"]).decode()
+        assert len(password) == 40 and password not in out
+    # No PostgreSQL port is published outside the cluster.
+    services = json.loads(kubectl(pg_client, "-n", NS, "get", "services", "-o", "json").stdout)["items"]
+    assert {s["spec"].get("type", "ClusterIP") for s in services} == {"ClusterIP"}
+
+
+def test_sql_through_the_pooler_for_each_owner_and_a_bad_password_is_refused(pg_client):
+    out = pg(pg_client, "roundtrip")
+    assert out["get"] == "value-1" and out["server"].startswith("17.12"), out
+    assert out["sync"].startswith("ANY 1 ("), out  # one standby confirms every commit
+    assert out["feast_registry"] == ["feast", "feast_registry"] and out["feast_offline"] == ["feast", "feast_offline"]
+    assert out["bad_password"].startswith("refused") and out["unknown_user"].startswith("refused"), out
+
+
+def test_300_concurrent_clients_through_the_pooler_against_max_connections_100_none_refused(pg_client):
+    out = pg(pg_client, "clients", 300, 3, timeout=600)
+    print(f"PostgreSQL: 300 clients x 3 transactions through PgBouncer in {out['seconds']} s, "
+          f"{out['error_count']} errors {out['errors'][:3]}")
+    assert out["max_connections"] == 100
+    assert out["error_count"] == 0 and out["done"] == 300, out
+
+
+def test_powering_off_the_primarys_node_promotes_a_standby_and_keeps_every_acknowledged_commit(pg_client):
+    status = wait_pg_healthy(pg_client, 300)
+    primary = status["currentPrimary"]
+    pods = pg_pods(pg_client)
+    if pods[primary]["spec"]["nodeName"] == PG_CLIENT_NODE:
+        # The test's API server and client live there: switch over first (as `kubectl cnpg promote` does).
+        target = next(n for n, p in pods.items() if p["spec"]["nodeName"] != PG_CLIENT_NODE and n != primary)
+        kubectl(pg_client, "-n", NS, "patch", "clusters.postgresql.cnpg.io", PG, "--subresource=status",
+                "--type=merge", "-p", json.dumps({"status": {"targetPrimary": target}}))
+        deadline = time.monotonic() + 180
+        while pg_cluster(pg_client)["status"].get("currentPrimary") != target and time.monotonic() < deadline:
+            time.sleep(3)
+        primary = wait_pg_healthy(pg_client, 180)["currentPrimary"]
+        assert primary == target
+    node = pg_pods(pg_client)[primary]["spec"]["nodeName"]
+    writer = subprocess.Popen(
+        pg_client.kubectl_argv("-n", NS, "exec", "-i", "pgclient", "--", "python3", "-", "writer", "200"),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=pg_client.env())
+    writer.stdin.write(PG_SCRIPT)
+    writer.stdin.close()
+    time.sleep(15)
+    t0 = time.monotonic()
+    pg_client.rack.stop(node)
+    try:
+        promoted = None
+        while time.monotonic() - t0 < 240:
+            now = pg_cluster(pg_client)["status"].get("currentPrimary")
+            if now and now != primary:
+                promoted = time.monotonic() - t0
+                break
+            time.sleep(2)
+        stdout, stderr = writer.communicate(timeout=400)
+        assert writer.returncode == 0, stderr[-3000:]
+        wrote = json.loads(stdout.strip().splitlines()[-1])
+        ids = set(pg(pg_client, "count")["ids"])
+        lost = sorted(set(wrote["acked"]) - ids)
+        print(f"PostgreSQL: {node} (primary {primary}) powered off; {pg_cluster(pg_client)['status'].get('currentPrimary')} "
+              f"promoted after {promoted} s; writer: {len(wrote['acked'])} commits acknowledged of {wrote['attempts']}, "
+              f"first error at {wrote['first_error']} s, writing again at {wrote['recovered']} s, "
+              f"{wrote['error_count']} errors {wrote['errors'][:3]}; acknowledged but missing: {len(lost)}")
+        assert promoted is not None, "no standby was promoted within 240 s"
+        assert not lost, lost[:20]
+        assert wrote["recovered"] is not None, wrote["errors"]
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+        pg_client.rack.start(node)
+    # The old primary comes back from its disk as a standby of the new one.
+    status = wait_pg_healthy(pg_client, 420)
+    assert status["currentPrimary"] != primary

@@ -83,7 +83,8 @@ def test_a_go_image_is_planned_from_its_wrapper_and_its_binary_is_copied_in_befo
     assert platform.go_commit(pin["go_version"]) == pin["go_version"][-12:]
     assert platform.go_commit("v1.2.3") == "v1.2.3"
     inputs = platform.go_inputs(plan)
-    assert [f.name for f in inputs] == ["go.mod", "go.sum"] and inputs[0].parent.name == "seaweedfs-v4.53"
+    assert [f"{f.parent.name}/{f.name}" for f in inputs] == [
+        "cloudnative-pg-v1.30.0/go.mod", "cloudnative-pg-v1.30.0/go.sum", "seaweedfs-v4.53/go.mod", "seaweedfs-v4.53/go.sum"]
     binaries = [{"path": "/usr/bin/weed", "file": tmp_path / "go-seaweedfs" / "weed"}]
     args = platform.hooks("seaweedfs", weed["recipe"], weed["pin"], tmp_path, binaries)
     copy_in = next(i for i, a in enumerate(args) if a.startswith("--customize-hook=copy-in "))
@@ -109,3 +110,42 @@ def test_a_go_pin_the_wrapper_does_not_require_is_refused_naming_both():
     with pytest.raises(Refused) as exc:
         platform.resolve(versions, recipes, Refused)
     assert "go_module and go_version" in str(exc.value)
+
+
+def test_files_are_written_before_the_packages_links_after_and_env_keeps_a_path(tmp_path):
+    recipes = platform.load_recipes()
+    pg, pin = recipes["postgresql"], VERSIONS["platform"]["images"]["postgresql"]
+    args = platform.hooks("postgresql", pg, pin, tmp_path)
+    conf = next(a for a in args if "createcluster.d" in a)
+    # An essential hook runs before the packages: postgresql-common then makes no cluster in the image.
+    assert conf.startswith("--essential-hook=") and "create_main_cluster = false" in conf
+    assert platform.image_env(pg, "PATH=/usr/bin")[0].startswith("PATH=/usr/lib/postgresql/17/bin:")
+    assert platform.image_env(recipes["redis"], "PATH=/usr/bin") == ["PATH=/usr/bin"]
+    bouncer = platform.hooks("pgbouncer", recipes["pgbouncer"], VERSIONS["platform"]["images"]["pgbouncer"], tmp_path)
+    assert "--customize-hook=ln -sfn /usr/sbin/pgbouncer \"$1/usr/bin/pgbouncer\"" in bouncer
+
+
+def test_the_operator_binary_is_laid_out_as_upstream_and_its_manifest_comes_from_the_module(tmp_path):
+    plan = platform.resolve(VERSIONS, platform.load_recipes(), Refused)
+    cnpg = plan["cloudnative_pg"]
+    binaries = [{"path": "/operator/manager_amd64", "file": tmp_path / "manager_amd64"}]
+    args = platform.hooks("cloudnative_pg", cnpg["recipe"], cnpg["pin"], tmp_path, binaries)
+    mkdir = args.index('--customize-hook=mkdir -p "$1/operator"')
+    link = args.index('--customize-hook=ln -sfn operator/manager_amd64 "$1/manager"')
+    assert mkdir < args.index(f"--customize-hook=copy-in {tmp_path}/manager_amd64 /operator") < link
+    assert cnpg["recipe"]["go"]["manifests"] == ["releases/cnpg-{version}.yaml"]
+
+
+def test_bad_env_files_links_and_manifest_paths_are_refused_naming_each():
+    recipes = platform.load_recipes()
+    recipes["postgresql"]["env"] = ["lowercase=x"]
+    recipes["postgresql"]["files"] = {"etc/relative": "x"}
+    recipes["pgbouncer"]["links"] = {"/usr/bin/pgbouncer": ""}
+    recipes["cloudnative_pg"]["go"]["manifests"] = ["../outside.yaml"]
+    with pytest.raises(Refused) as exc:
+        platform.resolve(VERSIONS, recipes, Refused)
+    msg = str(exc.value)
+    assert "images.yml postgresql: env item 'lowercase=x' is not NAME=value" in msg
+    assert "images.yml postgresql: files path 'etc/relative' is not an absolute path" in msg
+    assert "images.yml pgbouncer: links '/usr/bin/pgbouncer' needs a non-empty string" in msg
+    assert "images.yml cloudnative_pg: go.manifests item '../outside.yaml' is not a path inside the Go module" in msg
