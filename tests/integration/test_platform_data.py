@@ -5,12 +5,15 @@ Runs on the cluster of test_kubeadm_cluster.py (the session fixture
 scripts/test runs them in one pytest), after its tests that keep the cluster
 and before the ones that remove nodes or reset it (marked `cluster_end`).
 playbooks/platform.yml imports the platform bundle's images (built here from
-Debian packages by `scripts/bundle build --platform`) on every node and
-deploys SeaweedFS (S3) and Redis with Sentinel through kubernetes.core.
-Clients are the standard ones (boto3 with SigV4, redis-py's Sentinel
-client, redis-cli) in a pod of the bundle's platform-tools image. The node
-of the Redis primary and a node holding object-store data are powered off
-for real (`scripts/vrack stop`). At the end the namespace is deleted, so that the
+Go modules and Debian packages by `scripts/bundle build --platform`) on every
+node and deploys SeaweedFS (S3), PostgreSQL (the CloudNativePG operator, a
+3-instance Cluster with a synchronous standby, a PgBouncer Pooler, backups to
+the object store) and Redis with Sentinel through kubernetes.core.
+Clients are the standard ones (boto3 with SigV4, psycopg, redis-py's Sentinel
+client, redis-cli) in pods of the bundle's platform-tools image. The nodes
+of the Redis primary, of the PostgreSQL primary and one holding object-store
+data are powered off for real (`scripts/vrack stop`); a base backup is restored
+into a new Cluster. At the end the namespace is deleted, so that the
 drains of the node tests that follow are not held by its disruption budgets.
 """
 
@@ -516,10 +519,10 @@ PG_SCRIPT = r"""
 import json, os, sys, threading, time
 import psycopg
 
-def connect(db="mlflow", user="mlflow", password=None, host=None, **kw):
+def connect(db="mlflow", user="mlflow", password=None, host=None, autocommit=True):
     return psycopg.connect(host=host or os.environ["PG_POOLER"], port=5432, dbname=db, user=user,
                            password=password or os.environ["PG_%s_PASSWORD" % user.upper()], connect_timeout=5,
-                           autocommit=True, **kw)
+                           autocommit=autocommit)
 
 action, out = sys.argv[1], {}
 if action == "roundtrip":
@@ -544,11 +547,12 @@ if action == "roundtrip":
 elif action == "clients":
     # N clients connected at once through the Pooler, each running transactions until all have run R.
     n, rounds = int(sys.argv[2]), int(sys.argv[3])
-    errors, done, conns = [], [], []
+    host = os.environ["PG_RW"] if sys.argv[4:] == ["direct"] else None
+    errors, done = [], []
     barrier = threading.Barrier(n)
     def work(i):
         try:
-            with connect(autocommit=False) as c:
+            with connect(host=host, autocommit=False) as c:
                 barrier.wait(timeout=120)
                 for r in range(rounds):
                     with c.transaction():
@@ -602,6 +606,17 @@ elif action == "writer":
 elif action == "count":
     with connect() as c:
         out["ids"] = [r[0] for r in c.execute("SELECT id FROM acked ORDER BY id").fetchall()]
+elif action == "fill":
+    # N rows of known content for the backup; the table is new each time.
+    with connect() as c:
+        c.execute("DROP TABLE IF EXISTS restore_probe")
+        c.execute("CREATE TABLE restore_probe (id int PRIMARY KEY, v text)")
+        c.execute("INSERT INTO restore_probe SELECT g, md5(g::text) FROM generate_series(1, %s) g", (int(sys.argv[2]),))
+elif action == "digest":
+    # Rows and a digest of restore_probe, on HOST (argv[2]) or through the Pooler.
+    with connect(host=sys.argv[2] if sys.argv[2:] else None) as c:
+        out["rows"], out["md5"] = c.execute(
+            "SELECT count(*), md5(string_agg(id || ':' || v, ',' ORDER BY id)) FROM restore_probe").fetchone()
 print(json.dumps(out))
 """
 
@@ -671,6 +686,69 @@ def test_300_concurrent_clients_through_the_pooler_against_max_connections_100_n
           f"{out['error_count']} errors {out['errors'][:3]}")
     assert out["max_connections"] == 100
     assert out["error_count"] == 0 and out["done"] == 300, out
+    # The same clients straight to the primary: PostgreSQL refuses those beyond its connection slots.
+    direct = pg(pg_client, "clients", 300, 3, "direct", timeout=600)
+    print(f"PostgreSQL: the same 300 clients straight to the primary: {direct['error_count']} refused "
+          f"({direct['errors'][:1]})")
+    assert direct["error_count"] > 0 and any("too many clients" in e or "remaining connection slots" in e
+                                             for e in direct["errors"]), direct
+
+
+def wait_pg_object(cluster, kind, name, done, seconds):
+    """Poll a CloudNativePG object until done(status) is true; a failed phase fails at once."""
+    deadline = time.monotonic() + seconds
+    status = {}
+    while time.monotonic() < deadline:
+        res = kubectl(cluster, "-n", NS, "get", kind, name, "-o", "json", check=False)
+        status = json.loads(res.stdout).get("status", {}) if res.returncode == 0 else {}
+        assert status.get("phase") != "failed", f"{kind} {name} failed: {status.get('error')}"
+        if done(status):
+            return status
+        time.sleep(5)
+    raise AssertionError(f"{kind} {name} not done in {seconds} s: {status}")
+
+
+def test_a_base_backup_in_the_object_store_restores_into_a_new_cluster_with_the_same_rows(pg_client):
+    # The role's ScheduledBackup takes one at once ("immediate"): it completes.
+    backups = json.loads(kubectl(pg_client, "-n", NS, "get", "backups.postgresql.cnpg.io", "-o", "json").stdout)
+    scheduled = [b["metadata"]["name"] for b in backups["items"] if b["metadata"]["name"].startswith(f"{PG}-daily-")]
+    assert scheduled, "the ScheduledBackup took no backup"
+    wait_pg_object(pg_client, "backups.postgresql.cnpg.io", scheduled[0], lambda s: s.get("phase") == "completed", 600)
+    pg(pg_client, "fill", 5000)
+    before = pg(pg_client, "digest")
+    t0 = time.monotonic()
+    backup = f"{PG}-restore-probe"
+    kubectl(pg_client, "apply", "-f", "-", stdin=json.dumps({
+        "apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup", "metadata": {"name": backup, "namespace": NS},
+        "spec": {"cluster": {"name": PG}, "method": "barmanObjectStore"}}))
+    done = wait_pg_object(pg_client, "backups.postgresql.cnpg.io", backup, lambda s: s.get("phase") == "completed", 600)
+    backup_seconds = time.monotonic() - t0
+    assert done["destinationPath"] == "s3://backups/postgresql", done
+    # A new single-instance Cluster bootstrapped from that backup: same image, storage and parameters,
+    # no archive of its own (it would collide with the source's).
+    source = pg_cluster(pg_client)["spec"]
+    restored = f"{PG}-restored"
+    spec = {k: source[k] for k in ("imageName", "imagePullPolicy", "storage", "resources", "affinity")}
+    spec.update(instances=1, enableSuperuserAccess=False,
+                postgresql={"parameters": source["postgresql"]["parameters"]},
+                bootstrap={"recovery": {"backup": {"name": backup}, "database": "mlflow", "owner": "mlflow",
+                                        "secret": {"name": f"{PG}-mlflow"}}})
+    t0 = time.monotonic()
+    kubectl(pg_client, "apply", "-f", "-", stdin=json.dumps({
+        "apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": restored, "namespace": NS},
+        "spec": spec}))
+    try:
+        wait_pg_object(pg_client, "clusters.postgresql.cnpg.io", restored,
+                       lambda s: s.get("readyInstances") == 1 and s.get("phase") == "Cluster in healthy state", 900)
+        restore_seconds = time.monotonic() - t0
+        after = pg(pg_client, "digest", f"{restored}-rw")
+        print(f"PostgreSQL: base backup to the object store in {backup_seconds:.0f} s; a new Cluster restored from it "
+              f"in {restore_seconds:.0f} s: {after['rows']} rows (source {before['rows']}), digests equal: "
+              f"{after['md5'] == before['md5']}")
+        assert before["rows"] == 5000 and after == before, (before, after)
+    finally:
+        kubectl(pg_client, "-n", NS, "delete", "clusters.postgresql.cnpg.io", restored, "--wait=true", "--timeout=180s",
+                check=False, timeout=240)
 
 
 def test_powering_off_the_primarys_node_promotes_a_standby_and_keeps_every_acknowledged_commit(pg_client):
