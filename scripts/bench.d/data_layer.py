@@ -1,4 +1,5 @@
-"""Benchmark of the data layer on a running rack (issue 22): Redis GET p50/p99 in-cluster vs loopback.
+"""Benchmark of the data layer on a running rack (issue 22): Redis GET p50/p99 in-cluster vs loopback,
+PostgreSQL transactions/s through the Pooler (PgBouncer) vs straight to the primary.
 
   scripts/bench-data-layer [-i inventories/lab] [-n 20000] [--kubeconfig ~/.kube/lab-admin.conf]
 
@@ -7,12 +8,17 @@ Three measurements with the same tool (redis-benchmark 7.0.15, one connection, G
               node to node over the rack bridge);
   pod loopback: inside the primary's pod -> 127.0.0.1 (same server, no network);
   host loopback: a redis-server started here on 127.0.0.1 (this machine's Debian redis, same version).
+PostgreSQL: pgbench 17 (in a standby's pod, the mlflow role, `SELECT 1` per transaction, 20 clients, 2
+threads, --seconds each) against the Pooler's Service and against the primary's (-rw) Service, first with
+connections kept open, then with a new connection per transaction (-C: what a client without a pool does).
+Its password goes to pgbench on stdin, never on a command line.
 Then the wall time of a no-op `playbooks/platform.yml --tags redis`. The password never leaves the pods:
 redis-benchmark reads it from the pod's environment.
 """
 from __future__ import annotations
 
 import argparse
+import base64
 import csv
 import io
 import os
@@ -57,12 +63,51 @@ def bench_cmd(host: str, n: int, password_var: str) -> list:
                           "2>/dev/null"]
 
 
+PG = "mlops-pg"
+# bash reads the password (first line of stdin); pgbench reads its script from the rest of stdin.
+PGBENCH = ('read -r PGPASSWORD && export PGPASSWORD && exec pgbench -n -h "$0" -U mlflow -d mlflow -c 20 -j 2 '
+           '-T "$1" $2 -f /dev/stdin 2>&1')
+
+
+def tps(out: str) -> float | None:
+    for line in out.splitlines():
+        if line.startswith("tps = "):
+            return float(line.split()[2])
+    return None
+
+
+def bench_postgresql(args, kc) -> None:
+    res = subprocess.run([args.kubectl, f"--kubeconfig={kc}", "-n", NS, "get", "clusters.postgresql.cnpg.io", PG,
+                          "-o", "jsonpath={.status.currentPrimary} {.status.instanceNames}"],
+                         capture_output=True, text=True, timeout=60, check=False)
+    if res.returncode != 0:
+        print(f"  PostgreSQL: no Cluster {PG} in {NS} ({res.stderr.strip()[-200:]})")
+        return
+    primary, names = res.stdout.split(" ", 1)
+    standby = next(n for n in yaml.safe_load(names) if n != primary)
+    secret = kubectl(args, kc, "-n", NS, "get", "secret", f"{PG}-mlflow", "-o", "jsonpath={.data.password}")
+    password = base64.b64decode(secret).decode()
+    print(f"  PostgreSQL (pgbench in {standby}, primary {primary}, 20 clients, SELECT 1, {args.seconds} s each):")
+    for label, flags in (("connections kept open", ""), ("a new connection per transaction (-C)", "-C")):
+        figures = {}
+        for target, host in (("Pooler", f"{PG}-pooler"), ("direct", f"{PG}-rw")):
+            out = kubectl(args, kc, "-n", NS, "exec", "-i", standby, "-c", "postgres", "--", "bash", "-c", PGBENCH,
+                          host, str(args.seconds), flags, stdin=password + "\nSELECT 1;\n", check=False)
+            figures[target] = tps(out)
+            if figures[target] is None:
+                print(f"    {label}, {target}: no result: {out.strip()[-300:]}")
+        if all(figures.values()):
+            print(f"    {label}: Pooler {figures['Pooler']:8.0f} tx/s, direct {figures['direct']:8.0f} tx/s, "
+                  f"Pooler/direct {figures['Pooler'] / figures['direct']:.2f}")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-i", "--inventory", default=str(ROOT / "inventories" / "lab"))
     p.add_argument("--kubeconfig", default=os.path.expanduser("~/.kube/lab-admin.conf"))
     p.add_argument("--kubectl", default=None, help="default: the bundle's (scripts/bundle path)")
     p.add_argument("-n", type=int, default=20000, help="GETs per measurement")
+    p.add_argument("--seconds", type=int, default=15, help="length of each pgbench run")
     args = p.parse_args()
     if not args.kubectl:
         bundle = subprocess.run([str(ROOT / "scripts" / "bundle"), "path"], capture_output=True, text=True,
@@ -86,6 +131,7 @@ def main() -> int:
         print(f"  pod loopback ({primary[2]}):           {percentiles(res)}")
     finally:
         kubectl(args, kc, "-n", NS, "delete", "pod", "bench-client", "--wait=false", check=False)
+    bench_postgresql(args, kc)
     server, bench = shutil.which("redis-server"), shutil.which("redis-benchmark")
     if server and bench:
         with tempfile.TemporaryDirectory() as d, socket.socket() as s:
