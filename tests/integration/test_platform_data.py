@@ -696,6 +696,10 @@ def test_postgresql_runs_three_instances_on_distinct_nodes_and_no_password_is_pr
     nodes = {p["spec"]["nodeName"] for p in pg_pods(pg_client).values()}
     assert len(nodes) == 3, nodes
     assert status["currentPrimary"] in pg_pods(pg_client)
+    # The operator (it promotes standbys) on 2 nodes: one on the primary's node alone would go down with it.
+    operators = json.loads(kubectl(pg_client, "-n", "cnpg-system", "get", "pods", "-l",
+                                   "app.kubernetes.io/name=cloudnative-pg", "-o", "json").stdout)["items"]
+    assert len({p["spec"]["nodeName"] for p in operators if p["status"].get("phase") == "Running"}) == 2, operators
     out = pg_client.platform_first_run.stdout + pg_client.platform_first_run.stderr
     for owner in ("mlflow", "feast"):
         data = json.loads(kubectl(pg_client, "-n", NS, "get", "secret", f"{PG}-{owner}", "-o", "json").stdout)["data"]

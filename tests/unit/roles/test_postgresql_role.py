@@ -96,8 +96,11 @@ def test_the_cluster_and_pooler_render_ha_and_match_cloudnative_pgs_schemas(tmp_
     store = spec["backup"]["barmanObjectStore"]
     assert store["destinationPath"] == "s3://backups/postgresql"
     assert store["s3Credentials"]["secretAccessKey"] == {"name": "seaweedfs-s3", "key": "secret-key"}
-    assert pooler["spec"]["pgbouncer"] == {"poolMode": "transaction",
-                                           "parameters": {"max_client_conn": "1000", "default_pool_size": "10", "tcp_user_timeout": "10000", "tcp_keepalive": "1", "tcp_keepidle": "10", "tcp_keepintvl": "5", "tcp_keepcnt": "3", "server_connect_timeout": "5"}}
+    assert pooler["spec"]["pgbouncer"] == {
+        "poolMode": "transaction",
+        "parameters": {"max_client_conn": "1000", "default_pool_size": "10", "tcp_user_timeout": "10000",
+                       "tcp_keepalive": "1", "tcp_keepidle": "10", "tcp_keepintvl": "5", "tcp_keepcnt": "3",
+                       "server_connect_timeout": "5"}}
     assert pooler["spec"]["template"]["spec"]["containers"][0]["image"] == "localhost/baremetal-mlops/pgbouncer:1.24.1"
 
 

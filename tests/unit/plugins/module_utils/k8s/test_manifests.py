@@ -11,8 +11,8 @@ DEPLOYMENT = {
     "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "cnpg-controller-manager"},
     "spec": {"template": {"spec": {"containers": [{
         "name": "manager", "image": UPSTREAM, "imagePullPolicy": "Always",
-        "env": [{"name": "OPERATOR_IMAGE_NAME", "value": UPSTREAM}, {"name": "OPERATOR_NAMESPACE",
-                                                                    "valueFrom": {"fieldRef": {"fieldPath": "x"}}}]}]}}}}
+        "env": [{"name": "OPERATOR_IMAGE_NAME", "value": UPSTREAM},
+                {"name": "OPERATOR_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "x"}}}]}]}}}}
 CRD = {"kind": "CustomResourceDefinition", "metadata": {"name": "clusters.postgresql.cnpg.io"},
        "spec": {"versions": [{"schema": {"properties": {"image": {"type": "string"}}}}]}}
 
