@@ -75,8 +75,8 @@ def render(tmp_path, **variables):
 
 def cnpg_module_crds():
     """config/crd/bases of CloudNativePG's Go module at the pin, in the cache the platform bundle's build fills."""
-    base = os.environ.get("MLOPS_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME") or
-                                                              os.path.expanduser("~/.cache"), "baremetal-mlops")
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    base = os.environ.get("MLOPS_CACHE_DIR") or os.path.join(xdg, "baremetal-mlops")
     pin = yaml.safe_load((ROOT / "versions.yml").read_text())["platform"]["images"]["cloudnative_pg"]
     return Path(base) / "go" / "mod" / f"{pin['go_module']}@{pin['go_version']}" / "config" / "crd" / "bases"
 
