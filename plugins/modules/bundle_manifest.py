@@ -50,8 +50,8 @@ notes:
     fetched. This module checks the bundle against its own manifest either way.
 seealso:
   - name: The offline bundle
-    description: Layout and origin of each file (README, "The offline bundle").
-    link: https://github.com/baremetal-mlops/baremetal.mlops#the-offline-bundle
+    description: Layout and origin of each file (docs/bundle.md).
+    link: https://github.com/baremetal-mlops/baremetal.mlops/blob/main/docs/bundle.md
 """
 
 EXAMPLES = r"""

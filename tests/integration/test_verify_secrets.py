@@ -88,8 +88,8 @@ def test_no_secret_in_the_output_at_vvv_when_every_layer_fails(platform, report_
 
 
 def special_password(tag: str) -> str:
-    """A password made of every URL- and template-special character (no "{{": see the README, "Secrets in the
-    inventory") between pairs of rare letters, so that any 4 characters of it found in the output are a leak,
+    """A password made of every URL- and template-special character (no "{{": see docs/verify.md, "Secrets in
+    the inventory") between pairs of rare letters, so that any 4 characters of it found in the output are a leak,
     not chance. Each one is different (tag)."""
     letters = "QXZJVKWqxzjvkw"
     specials = "@:/?#%{}[]'\"&="
