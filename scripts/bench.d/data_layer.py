@@ -8,6 +8,11 @@ Three measurements with the same tool (redis-benchmark 7.0.15, one connection, G
               node to node over the rack bridge);
   pod loopback: inside the primary's pod -> 127.0.0.1 (same server, no network);
   host loopback: a redis-server started here on 127.0.0.1 (this machine's Debian redis, same version).
+S3: boto3 in the same client pod writes --s3-objects objects of --s3-mib MiB each to s3://backups/bench/ through
+the S3 Service (SigV4; the object store keeps 2 copies, replication 001), reads them back and deletes them; then dd
+writes and reads the same amount on a volume server's own data volume (the same local-data disk, 1 copy, fsync'd;
+the read with O_DIRECT, so not from the page cache; where the file system refuses O_DIRECT, dd's error is printed
+instead of a read figure).
 PostgreSQL: pgbench 17 (in a standby's pod, the mlflow role, `SELECT 1` per transaction, 20 clients, 2
 threads, --seconds each) against the Pooler's Service and against the primary's (-rw) Service, first with
 connections kept open, then with a new connection per transaction (-C: what a client without a pool does).
@@ -101,6 +106,70 @@ def bench_postgresql(args, kc) -> None:
                   f"Pooler/direct {figures['Pooler'] / figures['direct']:.2f}")
 
 
+# Runs in the client pod (python3 + boto3 of the platform-tools image); prints "PUT <s> GET <s>".
+S3_SCRIPT = r"""
+import os, sys, time, boto3
+from botocore.config import Config
+n, mib = int(sys.argv[1]), int(sys.argv[2])
+s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"], region_name="us-east-1",
+                  config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+body = os.urandom(mib * 2**20)
+t0 = time.monotonic()
+for i in range(n):
+    s3.put_object(Bucket="backups", Key=f"bench/{i}", Body=body)
+t1 = time.monotonic()
+for i in range(n):
+    got = s3.get_object(Bucket="backups", Key=f"bench/{i}")["Body"].read()
+    assert len(got) == len(body), (i, len(got))
+t2 = time.monotonic()
+for i in range(n):
+    s3.delete_object(Bucket="backups", Key=f"bench/{i}")
+print(f"PUT {t1 - t0:.3f} GET {t2 - t1:.3f}")
+"""
+# Runs in a volume server's pod on its data volume: dd's own summary lines (bytes, seconds, rate).
+DD_SCRIPT = ('f=/data/bench-dd.tmp; dd if=/dev/urandom of=$f.src bs=1M count="$0" 2>/dev/null; '
+             'dd if=$f.src of=$f bs=1M conv=fsync 2>&1 | tail -1; '
+             'dd if=$f of=/dev/null bs=1M iflag=direct 2>&1 | tail -1 || echo cached; '
+             'rm -f $f $f.src')
+
+
+def dd_seconds(line: str) -> float | None:
+    parts = line.split(",")
+    for part in parts:
+        if part.strip().endswith(" s"):
+            return float(part.strip().split()[0])
+    return None
+
+
+def bench_s3(args, kc) -> None:
+    total = args.s3_objects * args.s3_mib
+    out = kubectl(args, kc, "-n", NS, "exec", "bench-client", "--", "python3", "-c", S3_SCRIPT, str(args.s3_objects),
+                  str(args.s3_mib), check=False)
+    words = out.split()
+    if words[:1] != ["PUT"]:
+        print(f"  S3: no result: {out.strip()[-300:]}")
+        return
+    put, get = float(words[1]), float(words[3])
+    pods = kubectl(args, kc, "-n", NS, "get", "pods", "-l", "app.kubernetes.io/component=volume", "-o",
+                   "jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName}{'\\n'}{end}").split()
+    print(f"  S3 ({args.s3_objects} x {args.s3_mib} MiB through the Service, 2 copies): PUT {total / put:6.1f} MiB/s, "
+          f"GET {total / get:6.1f} MiB/s")
+    if len(pods) < 2:
+        print("  disk: no volume server pod found")
+        return
+    dd = kubectl(args, kc, "-n", NS, "exec", pods[0], "--", "sh", "-c", DD_SCRIPT, str(total), check=False)
+    lines = [line for line in dd.splitlines() if line.strip()]
+    write = dd_seconds(lines[0]) if lines else None
+    read = dd_seconds(lines[1]) if len(lines) > 1 else None
+    if write is None:
+        print(f"  disk: no result: {dd.strip()[-300:]}")
+        return
+    read_text = f"read {total / read:6.1f} MiB/s (O_DIRECT)" if read else f"read: {lines[1:] or 'no result'}"
+    print(f"  disk ({pods[0]} on {pods[1]}, /data, dd 1 copy, fsync): write {total / write:6.1f} MiB/s, {read_text}")
+    print(f"  S3/disk: PUT {(total / put) / (total / write):.2f}" + (f", GET {(total / get) / (total / read):.2f}"
+                                                                  if read else ""))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-i", "--inventory", default=str(ROOT / "inventories" / "lab"))
@@ -108,6 +177,8 @@ def main() -> int:
     p.add_argument("--kubectl", default=None, help="default: the bundle's (scripts/bundle path)")
     p.add_argument("-n", type=int, default=20000, help="GETs per measurement")
     p.add_argument("--seconds", type=int, default=15, help="length of each pgbench run")
+    p.add_argument("--s3-objects", type=int, default=32, help="objects written and read through S3")
+    p.add_argument("--s3-mib", type=int, default=4, help="size of each S3 object in MiB")
     args = p.parse_args()
     if not args.kubectl:
         bundle = subprocess.run([str(ROOT / "scripts" / "bundle"), "path"], capture_output=True, text=True,
@@ -129,6 +200,7 @@ def main() -> int:
         print(f"  in-cluster   ({node} -> {primary[2]}): {percentiles(res)}")
         res = kubectl(args, kc, "-n", NS, "exec", primary[0], "--", *bench_cmd("127.0.0.1", args.n, "REDISCLI_AUTH"))
         print(f"  pod loopback ({primary[2]}):           {percentiles(res)}")
+        bench_s3(args, kc)
     finally:
         kubectl(args, kc, "-n", NS, "delete", "pod", "bench-client", "--wait=false", check=False)
     bench_postgresql(args, kc)
