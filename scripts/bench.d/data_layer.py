@@ -166,8 +166,8 @@ def bench_s3(args, kc) -> None:
         return
     read_text = f"read {total / read:6.1f} MiB/s (O_DIRECT)" if read else f"read: {lines[1:] or 'no result'}"
     print(f"  disk ({pods[0]} on {pods[1]}, /data, dd 1 copy, fsync): write {total / write:6.1f} MiB/s, {read_text}")
-    print(f"  S3/disk: PUT {(total / put) / (total / write):.2f}" + (f", GET {(total / get) / (total / read):.2f}"
-                                                                  if read else ""))
+    get_ratio = f", GET {(total / get) / (total / read):.2f}" if read else ""
+    print(f"  S3/disk: PUT {(total / put) / (total / write):.2f}{get_ratio}")
 
 
 def main() -> int:
