@@ -2,9 +2,8 @@
 ansible-playbook for real on localhost; nothing here talks to a cluster (the role runs on the real cluster in
 tests/integration/test_platform_data.py). The rendered Cluster and Pooler are validated against CloudNativePG
 1.30.0's own CRD schemas (../shared/crds)."""
+import importlib.util
 import json
-import os
-from pathlib import Path
 
 import pytest
 import yaml
@@ -73,12 +72,18 @@ def render(tmp_path, **variables):
     return {name: yaml.safe_load((out / name).read_text()) for name in ("cluster.yaml.j2", "pooler.yaml.j2")}
 
 
+def _script(name):
+    spec = importlib.util.spec_from_file_location(f"mlops_{name}_script", ROOT / "scripts" / "bundle.d" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def cnpg_module_crds():
-    """config/crd/bases of CloudNativePG's Go module at the pin, in the cache the platform bundle's build fills."""
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    base = os.environ.get("MLOPS_CACHE_DIR") or os.path.join(xdg, "baremetal-mlops")
+    """config/crd/bases of CloudNativePG's Go module at the pin, where the platform bundle's build keeps it (the
+    builder's own rule for the module cache: scripts/bundle.d/platform.py module_dir)."""
     pin = yaml.safe_load((ROOT / "versions.yml").read_text())["platform"]["images"]["cloudnative_pg"]
-    return Path(base) / "go" / "mod" / f"{pin['go_module']}@{pin['go_version']}" / "config" / "crd" / "bases"
+    return _script("platform").module_dir(_script("bundle"), pin["go_module"], pin["go_version"]) / "config" / "crd" / "bases"
 
 
 def crd_schema(plural):
