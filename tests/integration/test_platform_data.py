@@ -528,10 +528,15 @@ PG_SCRIPT = r"""
 import json, os, sys, threading, time
 import psycopg
 
+# What docs/platform-data.md asks of applications: without these, a connection to a PgBouncer whose node
+# lost power waits for the kernel's ~15 minutes of retransmissions (CI of stop 30: the writer hung past 400 s).
+CLIENT_TCP = dict(tcp_user_timeout=10000, keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3)
+
 def connect(db="mlflow", user="mlflow", password=None, host=None, autocommit=True):
     return psycopg.connect(host=host or os.environ["PG_POOLER"], port=5432, dbname=db, user=user,
                            password=password or os.environ["PG_%s_PASSWORD" % user.upper()], connect_timeout=5,
-                           autocommit=autocommit)
+                           autocommit=autocommit, **CLIENT_TCP)
+
 
 action, out = sys.argv[1], {}
 if action == "roundtrip":
@@ -808,6 +813,9 @@ def test_powering_off_the_primarys_node_promotes_a_standby_and_keeps_every_ackno
         primary = wait_pg_healthy(pg_client, 180)["currentPrimary"]
         assert primary == target
     node = pg_pods(pg_client)[primary]["spec"]["nodeName"]
+    poolers = json.loads(kubectl(pg_client, "-n", NS, "get", "pods", "-l", f"cnpg.io/poolerName={PG}-pooler",
+                                 "-o", "json").stdout)["items"]
+    pooler_nodes = sorted(p["spec"].get("nodeName", "?") for p in poolers)
     writer = subprocess.Popen(
         pg_client.kubectl_argv("-n", NS, "exec", "-i", "pgclient", "--", "python3", "-", "writer", "200"),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=pg_client.env())
@@ -830,7 +838,7 @@ def test_powering_off_the_primarys_node_promotes_a_standby_and_keeps_every_ackno
         wrote = json.loads(stdout.strip().splitlines()[-1])
         ids = set(pg(pg_client, "count")["ids"])
         lost = sorted(set(wrote["acked"]) - ids)
-        print(f"PostgreSQL: {node} (primary {primary}) powered off; {pg_cluster(pg_client)['status'].get('currentPrimary')} "
+        print(f"PostgreSQL: {node} (primary {primary}; PgBouncers on {', '.join(pooler_nodes)}) powered off; {pg_cluster(pg_client)['status'].get('currentPrimary')} "
               f"promoted after {promoted} s; writer: {len(wrote['acked'])} commits acknowledged of {wrote['attempts']}, "
               f"first error at {wrote['first_error']} s, writing again at {wrote['recovered']} s, "
               f"{wrote['error_count']} errors {wrote['errors'][:3]}; acknowledged but missing: {len(lost)}")
