@@ -203,6 +203,12 @@ def kubectl(cluster, *args, **kw):
     return cluster.kubectl(*args, **kw)
 
 
+def assert_not_printed(secret, out, what):
+    """No 8-character piece of SECRET in OUT; a failure names WHAT and counts the pieces, never shows them."""
+    leaked = sum(1 for i in range(len(secret) - 7) if secret[i:i + 8] in out)
+    assert leaked == 0, f"{leaked} 8-character pieces of {what} in the output"
+
+
 def client(cluster, *args, timeout=300):
     res = kubectl(cluster, "-n", NS, "exec", "-i", "client", "--", "python3", "-", *map(str, args),
                   stdin=CLIENT_SCRIPT, timeout=timeout, check=False)
@@ -281,9 +287,10 @@ def test_redis_runs_with_sentinels_agreeing_on_one_primary_and_its_password_is_n
     secret = json.loads(kubectl(data_layer, "-n", NS, "get", "secret", "redis-auth", "-o", "json").stdout)["data"]
     for key in ("password", "sentinel-password"):
         value = base64.b64decode(secret[key]).decode()
-        assert len(value) == 40
+        length = len(value)  # (pytest would show the value beside len())
+        assert length == 40, key
         # No fragment of 8 characters of either password in 90 kB+ of -vvv output.
-        assert not [value[i:i + 8] for i in range(len(value) - 7) if value[i:i + 8] in out], key
+        assert_not_printed(value, out, key)
     pods = redis_pods(data_layer)
     servers = sorted(n for n in pods if re.match(r"^redis-\d+$", n))
     sentinels = sorted(n for n in pods if n.startswith("redis-sentinel-"))
@@ -307,8 +314,9 @@ def test_the_object_store_runs_spread_over_the_nodes_and_its_keys_are_never_prin
     secret = json.loads(kubectl(data_layer, "-n", NS, "get", "secret", "seaweedfs-s3", "-o", "json").stdout)["data"]
     for key in ("access-key", "secret-key"):
         value = base64.b64decode(secret[key]).decode()
-        assert len(value) in (20, 40)
-        assert not [value[i:i + 8] for i in range(len(value) - 7) if value[i:i + 8] in out], key
+        length = len(value)
+        assert length in (20, 40), key
+        assert_not_printed(value, out, key)
     assert object_store_ready(data_layer) == OBJECT_STORE_READY
     pods = json.loads(kubectl(data_layer, "-n", NS, "get", "pods", "-l", "app.kubernetes.io/name=seaweedfs",
                               "-o", "json").stdout)["items"]
@@ -709,7 +717,9 @@ def test_postgresql_runs_three_instances_on_distinct_nodes_and_no_password_is_pr
     for owner in ("mlflow", "feast"):
         data = json.loads(kubectl(pg_client, "-n", NS, "get", "secret", f"{PG}-{owner}", "-o", "json").stdout)["data"]
         password = base64.b64decode(data["password"]).decode()
-        assert len(password) == 40 and password not in out
+        length = len(password)
+        assert length == 40, f"{owner}'s password has {length} characters, not 40"
+        assert_not_printed(password, out, f"{owner}'s password")
     # No PostgreSQL port is published outside the cluster.
     services = json.loads(kubectl(pg_client, "-n", NS, "get", "services", "-o", "json").stdout)["items"]
     assert {s["spec"].get("type", "ClusterIP") for s in services} == {"ClusterIP"}
