@@ -34,6 +34,14 @@ def test_every_problem_is_reported_at_once_naming_the_variable_and_the_fix(tmp_p
     assert "object_store_volume_size lots is not a quantity" in out
 
 
+def test_buckets_that_could_not_grow_their_volumes_are_refused(tmp_path):
+    res = validate(tmp_path, object_store_volume_size="2Gi", object_store_buckets=["mlflow", "feast", "backups"])
+    out = " ".join(res.stdout.split())
+    assert res.returncode != 0
+    assert ("the buckets need 12 volume slots (3 buckets x object_store_volume_growth 2 x 2 copies) but 2 volume "
+            "servers of object_store_volume_size 2Gi hold 4 volumes of object_store_volume_size_limit_mb 1024") in out
+
+
 def test_minio_is_refused_as_not_built_yet(tmp_path):
     res = validate(tmp_path, object_store_kind="minio")
     assert res.returncode != 0 and "object_store_kind minio is not built yet" in " ".join(res.stdout.split())
@@ -83,6 +91,9 @@ def test_the_manifests_render_an_ha_store_with_no_secret_in_them(tmp_path):
     assert f"-peers={peers}" in args["seaweedfs-master"] and "-telemetry=false" in args["seaweedfs-master"]
     assert "-defaultReplication=001" in args["seaweedfs-master"]
     assert f"-mserver={peers}" in args["seaweedfs-volume"]
+    # Slots from the claim (8Gi / 1024 MB), never from the free space of the disk under it (-max=0); small growth.
+    assert "-max=8" in args["seaweedfs-volume"] and "-max=0" not in args["seaweedfs-volume"]
+    assert {"name": "WEED_MASTER_VOLUME_GROWTH_COPY_2", "value": "2"} in container(master)["env"]
     assert f"-master={peers}" in args["seaweedfs-filer"] and "-defaultReplicaPlacement=001" in args["seaweedfs-filer"]
     assert "-s3.config=/etc/seaweedfs/s3.json" in args["seaweedfs-filer"] and "-s3.iam=false" in args["seaweedfs-filer"]
     for d in (master, volume, filer):
