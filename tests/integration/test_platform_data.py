@@ -848,7 +848,8 @@ def test_powering_off_the_primarys_node_promotes_a_standby_and_keeps_every_ackno
         wrote = json.loads(stdout.strip().splitlines()[-1])
         ids = set(pg(pg_client, "count")["ids"])
         lost = sorted(set(wrote["acked"]) - ids)
-        print(f"PostgreSQL: {node} (primary {primary}; PgBouncers on {', '.join(pooler_nodes)}) powered off; {pg_cluster(pg_client)['status'].get('currentPrimary')} "
+        print(f"PostgreSQL: {node} (primary {primary}; PgBouncers on {', '.join(pooler_nodes)}) powered off; "
+              f"{pg_cluster(pg_client)['status'].get('currentPrimary')} "
               f"promoted after {promoted} s; writer: {len(wrote['acked'])} commits acknowledged of {wrote['attempts']}, "
               f"first error at {wrote['first_error']} s, writing again at {wrote['recovered']} s, "
               f"{wrote['error_count']} errors {wrote['errors'][:3]}; acknowledged but missing: {len(lost)}")
