@@ -42,6 +42,13 @@ def test_buckets_that_could_not_grow_their_volumes_are_refused(tmp_path):
             "servers of object_store_volume_size 2Gi hold 4 volumes of object_store_volume_size_limit_mb 1024") in out
 
 
+def test_a_volume_size_that_holds_no_volume_is_refused(tmp_path):
+    res = validate(tmp_path, object_store_volume_size="512Mi")
+    out = " ".join(res.stdout.split())
+    assert res.returncode != 0
+    assert "object_store_volume_size 512Mi holds no volume of object_store_volume_size_limit_mb 1024" in out
+
+
 def test_minio_is_refused_as_not_built_yet(tmp_path):
     res = validate(tmp_path, object_store_kind="minio")
     assert res.returncode != 0 and "object_store_kind minio is not built yet" in " ".join(res.stdout.split())
