@@ -664,6 +664,11 @@ def pg_cluster(cluster):
     return json.loads(kubectl(cluster, "-n", NS, "get", "clusters.postgresql.cnpg.io", PG, "-o", "json").stdout)
 
 
+def pooler_pods(cluster):
+    return json.loads(kubectl(cluster, "-n", NS, "get", "pods", "-l", f"cnpg.io/poolerName={PG}-pooler",
+                              "-o", "json").stdout)["items"]
+
+
 def pg_pods(cluster):
     pods = json.loads(kubectl(cluster, "-n", NS, "get", "pods", "-l", f"cnpg.io/cluster={PG},cnpg.io/podRole=instance",
                               "-o", "json").stdout)["items"]
@@ -691,8 +696,7 @@ def pg_client(data_layer):
     data_layer.wait_pod("pgclient", namespace=NS)
     t0, out = time.monotonic(), {}
     while time.monotonic() - t0 < 300:
-        pods = json.loads(kubectl(data_layer, "-n", NS, "get", "pods", "-l", f"cnpg.io/poolerName={PG}-pooler",
-                                  "-o", "json").stdout)["items"]
+        pods = pooler_pods(data_layer)
         ips = [p["status"].get("podIP", "") for p in pods]
         out = pg(data_layer, "answer", *ips)
         if len(ips) == 2 and all(v == "ok" for v in out.values()):
@@ -823,9 +827,7 @@ def test_powering_off_the_primarys_node_promotes_a_standby_and_keeps_every_ackno
         primary = wait_pg_healthy(pg_client, 180)["currentPrimary"]
         assert primary == target
     node = pg_pods(pg_client)[primary]["spec"]["nodeName"]
-    poolers = json.loads(kubectl(pg_client, "-n", NS, "get", "pods", "-l", f"cnpg.io/poolerName={PG}-pooler",
-                                 "-o", "json").stdout)["items"]
-    pooler_nodes = sorted(p["spec"].get("nodeName", "?") for p in poolers)
+    pooler_nodes = sorted(p["spec"].get("nodeName", "?") for p in pooler_pods(pg_client))
     writer = subprocess.Popen(
         pg_client.kubectl_argv("-n", NS, "exec", "-i", "pgclient", "--", "python3", "-", "writer", "200"),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=pg_client.env())
