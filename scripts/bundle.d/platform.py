@@ -13,10 +13,15 @@ binaries (built here from their Go module at the pin, through a wrapper
 module under scripts/bundle.d/modules/ whose go.sum holds every hash; the
 same Go environment as the Kubernetes bundle: CGO off, -trimpath, no network
 for hashes), checks that the packages installed are the pinned versions and
-that the image's check command runs, and writes the root file system as the one layer of an OCI
-archive (scripts/bundle.d/bundle.py's writer, the same as the Kubernetes
-images). The manifest records every Debian package and version each image
-holds.
+adds the recipe's Python packages (a lock under scripts/bundle.d/locks/,
+every package pinned with its hashes, made by `scripts/bundle lock NAME`:
+uv installs the wheels for the image's Python, from Debian's python3 pin,
+into /usr/local on this machine, hashes required; the image's own Python
+compiles them), checks that the packages installed are the pinned versions
+and that the image's check command runs, and writes the root file system as
+the one layer of an OCI archive (scripts/bundle.d/bundle.py's writer, the
+same as the Kubernetes images). The manifest records every Debian package
+and version each image holds, and every Python package.
 
 Cache: <cache>/bundles/platform-<key>/ (same layout and manifest format as a
 Kubernetes bundle: images/ and manifest.json), where the key hashes the pins,
@@ -40,8 +45,12 @@ import yaml
 HERE = Path(__file__).resolve().parent
 RECIPES_FILE = HERE / "images.yml"
 RECIPE_KEYS = {"name", "base", "users", "user", "entrypoint", "cmd", "workdir", "dirs", "check", "expect", "go",
-               "env", "files", "links"}
+               "env", "files", "links", "python"}
 MODULES_DIR = HERE / "modules"
+LOCKS_DIR = HERE / "locks"
+# Wheels for the image's Python and glibc (Debian 12: 2.36, 13: 2.41; 2.28 is what most wheels target).
+PYTHON_PLATFORM = "x86_64-manylinux_2_28"
+LOCK_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^ ;\\]+)")
 DEB_VERSION = re.compile(r"^[0-9][A-Za-z0-9.+~:-]*$")
 # What an image never needs: documentation, manuals, translations (copyright files are kept).
 DPKG_EXCLUDES = ["path-exclude=/usr/share/doc/*", "path-include=/usr/share/doc/*/copyright",
@@ -93,6 +102,8 @@ def resolve(versions: dict, recipes: dict, error) -> dict:
                             "component numbers its releases)")
         if recipe.get("go") is not None:
             problems.extend(go_problems(key, recipe["go"], pin))
+        if recipe.get("python") is not None:
+            problems.extend(python_problems(key, recipe["python"], pin))
         problems.extend(layout_problems(key, recipe))
         if not re.match(r"^[a-z]+$", str(pin.get("debian_suite", ""))):
             problems.append(f"platform.images.{key}.debian_suite {pin.get('debian_suite')!r} is not a suite "
@@ -142,6 +153,53 @@ def go_problems(key: str, go: dict, pin: dict) -> list:
     return problems
 
 
+def lock_file(python: dict) -> Path:
+    return LOCKS_DIR / f"{python.get('lock')}.txt"
+
+
+def lock_packages(path: Path) -> dict:
+    """name -> version of a lock (uv pip compile --generate-hashes output); every line pinned with a hash."""
+    text = path.read_text()
+    out = {}
+    for line in text.splitlines():
+        m = LOCK_LINE.match(line)
+        if m:
+            out[m.group(1).lower()] = m.group(2)
+    return out
+
+
+def python_version(pin: dict) -> str:
+    """MAJOR.MINOR of the image's Python: the pinned Debian python3 (3.13.5-1 -> 3.13), '' when not pinned."""
+    m = re.match(r"^([0-9]+\.[0-9]+)\.", str((pin.get("packages") or {}).get("python3", "")))
+    return m.group(1) if m else ""
+
+
+def python_problems(key: str, python: dict, pin: dict) -> list:
+    """What is wrong with a recipe's Python packages: a lock that exists, pins everything with hashes, on a python3 pin."""
+    if not isinstance(python, dict) or not re.match(r"^[a-z0-9_-]+$", str(python.get("lock", ""))):
+        return [f"images.yml {key}: python must name its lock (python: {{lock: NAME}}, the file "
+                "scripts/bundle.d/locks/NAME.txt)"]
+    problems = []
+    path = lock_file(python)
+    if not path.is_file():
+        problems.append(f"images.yml {key}: the lock scripts/bundle.d/locks/{path.name} does not exist: write "
+                        f"scripts/bundle.d/locks/{python['lock']}.in and run scripts/bundle lock {python['lock']}")
+    else:
+        text = path.read_text()
+        packages = lock_packages(path)
+        unhashed = [f"{n}=={v}" for n, v in packages.items()
+                    if not re.search(rf"^{re.escape(n)}=={re.escape(v)}[^\n]*(\n\s+--hash=sha256:[0-9a-f]{{64}})",
+                                     text, re.M | re.I)]
+        if not packages or unhashed:
+            problems.append(f"images.yml {key}: the lock {path.name} must pin every package with its hashes "
+                            f"({', '.join(unhashed[:5]) or 'no package pinned'}): run scripts/bundle lock "
+                            f"{python['lock']}")
+    if not python_version(pin):
+        problems.append(f"platform.images.{key}.packages must pin python3 (the image's Python, whose wheels the "
+                        "lock installs)")
+    return problems
+
+
 def layout_problems(key: str, recipe: dict) -> list:
     """What is wrong with a recipe's env, files and links (paths absolute, env NAME=value)."""
     problems = []
@@ -184,6 +242,47 @@ def go_inputs(images: dict) -> list:
     """The wrapper modules the recipes use (their bytes enter the key)."""
     return [MODULES_DIR / v["recipe"]["go"]["wrapper"] / name for v in sorted(images.values(), key=lambda v: v["ref"])
             if v["recipe"].get("go") for name in ("go.mod", "go.sum")]
+
+
+def python_inputs(images: dict) -> list:
+    """The locks the recipes use (their bytes enter the key)."""
+    return [lock_file(v["recipe"]["python"]) for v in sorted(images.values(), key=lambda v: v["ref"])
+            if v["recipe"].get("python")]
+
+
+def install_python(key: str, spec: dict, work: Path, error, log) -> Path:
+    """The lock's wheels installed for the image's Python into work/py-KEY (usr/local/lib/pythonX.Y/dist-packages,
+    usr/local/bin with the image's python3 in the scripts' first line): the directory to copy into the image."""
+    lock, version = lock_file(spec["recipe"]["python"]), python_version(spec["pin"])
+    uv = shutil.which("uv")
+    if not uv:
+        raise error("uv not found: scripts/bootstrap installs it (pip install uv)")
+    root = work / f"py-{key}"
+    site = root / "usr" / "local" / "lib" / f"python{version}" / "dist-packages"
+    t0 = time.monotonic()
+    log(f"uv pip install {lock.name} for Python {version} ({PYTHON_PLATFORM}) -> {spec['ref']}")
+    res = subprocess.run([uv, "pip", "install", "--quiet", "--target", str(site), "--python-version", version,
+                          "--python-platform", PYTHON_PLATFORM, "--require-hashes", "--no-deps", "--only-binary",
+                          ":all:", "-r", str(lock)], capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        tail = "\n".join(res.stderr.strip().splitlines()[-15:])
+        raise error(f"image {spec['ref']}: installing {lock.name} failed (uv rc {res.returncode}):\n{tail}\n"
+                    f"Fix: a package without a wheel for Python {version} needs another version in "
+                    f"{lock.with_suffix('.in').name}; then scripts/bundle lock {spec['recipe']['python']['lock']}")
+    scripts = site / "bin"
+    if scripts.is_dir():
+        (root / "usr" / "local" / "bin").mkdir(parents=True)
+        for f in sorted(scripts.iterdir()):
+            data = f.read_bytes()
+            if data.startswith(b"#!") and b"python" in data.split(b"\n", 1)[0]:
+                data = b"#!/usr/bin/python3" + data[data.index(b"\n"):]
+            dest = root / "usr" / "local" / "bin" / f.name
+            dest.write_bytes(data)
+            dest.chmod(0o755)
+        shutil.rmtree(scripts)
+    size = sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+    log(f"{len(lock_packages(lock))} Python packages, {size / 2**20:.0f} MiB in {time.monotonic() - t0:.0f} s")
+    return root
 
 
 def build_go(key: str, spec: dict, work: Path, lib, error, log) -> list:
@@ -248,8 +347,10 @@ def sources(mirror: str, suite: str) -> list:
             f"deb {security} {suite}-security main"]
 
 
-def hooks(key: str, recipe: dict, pin: dict, work: Path, binaries: list | None = None) -> list:
-    """mmdebstrap hook arguments: fixed users before the packages; Go binaries, directories and the record after."""
+def hooks(key: str, recipe: dict, pin: dict, work: Path, binaries: list | None = None,
+          python_root: Path | None = None) -> list:
+    """mmdebstrap hook arguments: fixed users before the packages; Go binaries, Python packages (compiled by the
+    image's Python), directories and the record after."""
     args = []
     for b in binaries or []:
         # copy-in keeps the file's mode; the binary's name is the last part of its path in the image, whose
@@ -272,6 +373,10 @@ def hooks(key: str, recipe: dict, pin: dict, work: Path, binaries: list | None =
         # createcluster.d: no cluster made in the image).
         parent = str(Path(path).parent)
         args.append(f'--essential-hook=mkdir -p "$1{parent}" && printf %s {shlex.quote(content)} > "$1{path}"')
+    if python_root is not None:
+        site = f"/usr/local/lib/python{python_version(pin)}/dist-packages"
+        args.append(f'--customize-hook=cp -a --no-preserve=ownership {shlex.quote(str(python_root))}/. "$1/"')
+        args.append(f'--customize-hook=chroot "$1" python3 -m compileall -q -j0 {site} > /dev/null')
     for path, target in sorted((recipe.get("links") or {}).items()):
         args.append(f'--customize-hook=ln -sfn {shlex.quote(target)} "$1{path}"')
     for d in recipe.get("dirs") or []:
@@ -282,11 +387,13 @@ def hooks(key: str, recipe: dict, pin: dict, work: Path, binaries: list | None =
     if recipe.get("check"):
         out = shlex.quote(str(work / f"{key}.check"))
         argv = " ".join(shlex.quote(a) for a in recipe["check"])
-        args.append(f'--customize-hook=chroot "$1" {argv} > {out} 2>&1')
+        # A failing check does not stop mmdebstrap: its output (and rc) is what the build reports.
+        args.append(f'--customize-hook=chroot "$1" {argv} > {out} 2>&1 || echo "check failed: rc $?" >> {out}')
     return args
 
 
-def build_image(key: str, spec: dict, work: Path, error, log, binaries: list | None = None) -> tuple:
+def build_image(key: str, spec: dict, work: Path, error, log, binaries: list | None = None,
+                python_root: Path | None = None) -> tuple:
     """mmdebstrap the root file system (with the Go binaries) into a tar; return (tar path, packages, check output)."""
     recipe, pin = spec["recipe"], spec["pin"]
     mm = shutil.which("mmdebstrap")
@@ -296,7 +403,7 @@ def build_image(key: str, spec: dict, work: Path, error, log, binaries: list | N
     tar = work / f"{key}.tar"
     argv = [mm, "--mode=root", "--variant=essential", "--format=tar", "--skip=output/dev",
             *([f"--include={include}"] if include else []), *[f"--dpkgopt={o}" for o in DPKG_EXCLUDES],
-            "--aptopt=Acquire::Retries 3", *hooks(key, recipe, pin, work, binaries),
+            "--aptopt=Acquire::Retries 3", *hooks(key, recipe, pin, work, binaries, python_root),
             pin["debian_suite"], str(tar), *sources(spec["mirror"], pin["debian_suite"])]
     t0 = time.monotonic()
     log(f"mmdebstrap {pin['debian_suite']} + {include or 'no package'} -> {spec['ref']}")
@@ -320,6 +427,9 @@ def build_image(key: str, spec: dict, work: Path, error, log, binaries: list | N
     if recipe.get("check"):
         check = (work / f"{key}.check").read_text().strip()
         want = str(recipe.get("expect", "")).format(version=pin["version"])
+        if "check failed: rc " in check:
+            raise error(f"image {spec['ref']}: its check {recipe['check']} failed in the built root:\n"
+                        + "\n".join(check.splitlines()[-25:]))
         if want not in check:
             raise error(f"image {spec['ref']}: its check {recipe['check']} printed {check[:200]!r}, "
                         f"expected {want!r}")
@@ -337,7 +447,8 @@ def build_into(tmp: Path, images: dict, key: str, lib, error, log) -> None:
     for name, spec in sorted(images.items()):
         recipe, pin = spec["recipe"], spec["pin"]
         binaries = build_go(name, spec, work, lib, error, log) if recipe.get("go") else []
-        tar, installed, check = build_image(name, spec, work, error, log, binaries)
+        python_root = install_python(name, spec, work, error, log) if recipe.get("python") else None
+        tar, installed, check = build_image(name, spec, work, error, log, binaries, python_root)
         rel = lib.PLAN_LIB.image_file(spec["ref"])
         out = tmp / rel
         with open(tar, "rb") as raw:
@@ -346,7 +457,8 @@ def build_into(tmp: Path, images: dict, key: str, lib, error, log) -> None:
                 env=image_env(recipe, lib.PATH_ENV), workdir=recipe.get("workdir", "/"), cmd=recipe.get("cmd"),
                 created_by=f"baremetal.mlops scripts/bundle --platform: mmdebstrap {pin['debian_suite']} "
                            f"from Debian packages ({', '.join(sorted(pin['packages'])) or 'essential only'})"
-                           + "".join(f" + {b['path']} built from {b['module']}@{b['module_version']}" for b in binaries))
+                           + "".join(f" + {b['path']} built from {b['module']}@{b['module_version']}" for b in binaries)
+                           + (f" + Python packages of {lock_file(recipe['python']).name}" if python_root else ""))
         tar.unlink()
         files.append({"path": rel, "sha256": lib.file_sha256(out), "size": out.stat().st_size,
                       "component": f"image {spec['ref']}", "version": str(pin["version"]),
@@ -355,7 +467,8 @@ def build_into(tmp: Path, images: dict, key: str, lib, error, log) -> None:
                       "image": spec["ref"], "manifest_digest": digest, "check_output": check,
                       "debian_packages": dict(sorted(installed.items())),
                       **({"go_binaries": [{k: b[k] for k in ("path", "package", "module", "module_version", "sha256")}
-                                          for b in binaries]} if binaries else {})})
+                                          for b in binaries]} if binaries else {}),
+                      **({"python_packages": lock_packages(lock_file(recipe["python"]))} if python_root else {})})
         listed.append({"name": spec["ref"], "key": name, "path": rel, "manifest_digest": digest,
                        "user": str(recipe["user"])})
         files.extend(copy_manifests(name, spec, tmp, lib))
@@ -379,7 +492,8 @@ def bundle_dir(lib, versions: dict) -> tuple:
     images = resolve(versions, load_recipes(), lib.BundleError)
     # The Go toolchain that builds the recipes' binaries is part of what they are.
     toolchain = lib.go_env_version(lib.find_go()) if go_inputs(images) else ""
-    key = key_of(images, [Path(lib.__file__), Path(__file__), RECIPES_FILE, *go_inputs(images)], toolchain)
+    key = key_of(images, [Path(lib.__file__), Path(__file__), RECIPES_FILE, *go_inputs(images), *python_inputs(images)],
+                 toolchain)
     return lib.cache_root() / "bundles" / f"platform-{key[:12]}", images, key
 
 
@@ -404,3 +518,50 @@ def build(lib, force: bool = False) -> Path:
             raise
         lib.log(f"platform bundle {final.name} built in {time.monotonic() - start:.0f} s: {final}")
     return final
+
+
+def lock(lib, name: str) -> Path:
+    """scripts/bundle lock NAME: compile locks/NAME.in into locks/NAME.txt (every package with its hashes) for the
+    Python of the image whose recipe uses that lock."""
+    pins = ((lib.load_versions().get("platform") or {}).get("images") or {})
+    users = [k for k, r in load_recipes().items() if (r.get("python") or {}).get("lock") == name and k in pins]
+    source = LOCKS_DIR / f"{name}.in"
+    if not users or not source.is_file():
+        raise lib.BundleError(f"no recipe in images.yml uses the lock {name!r} with scripts/bundle.d/locks/{name}.in "
+                              f"(python: {{lock: {name}}})")
+    version = python_version(pins[users[0]])
+    if not version:
+        raise lib.BundleError(f"platform.images.{users[0]}.packages must pin python3 (the image's Python)")
+    uv = shutil.which("uv")
+    if not uv:
+        raise lib.BundleError("uv not found: scripts/bootstrap installs it (pip install uv)")
+    res = subprocess.run([uv, "pip", "compile", "--quiet", "--python-version", version, "--python-platform",
+                          PYTHON_PLATFORM, "--generate-hashes", "--only-binary", ":all:",
+                          "--custom-compile-command", f"scripts/bundle lock {name}", source.name, "-o", f"{name}.txt"],
+                         cwd=LOCKS_DIR, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise lib.BundleError(f"uv pip compile {source.name} failed:\n{res.stderr.strip()[-3000:]}")
+    lib.log(f"wrote scripts/bundle.d/locks/{name}.txt: {len(lock_packages(LOCKS_DIR / f'{name}.txt'))} packages "
+            f"for Python {version} ({', '.join(users)}); review and commit it with {source.name}")
+    return LOCKS_DIR / f"{name}.txt"
+
+
+def main(argv: list) -> int:
+    """scripts/bundle lock NAME (the bash wrapper sends `lock` here: bundle.py's bytes key the Kubernetes bundles)."""
+    import sys
+    sys.path.insert(0, str(HERE))
+    import bundle as lib  # the CLI's library (it loads this file itself for the platform bundle)
+    if len(argv) != 2 or argv[0] != "lock":
+        print("usage: scripts/bundle lock NAME", file=sys.stderr)
+        return 2
+    try:
+        lock(lib, argv[1])
+    except lib.BundleError as exc:
+        print(f"bundle: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main(sys.argv[1:]))

@@ -90,6 +90,32 @@ def test_the_seaweedfs_image_holds_the_weed_binary_built_from_the_pinned_module(
     assert config["config"]["User"] == "1001:1001"
 
 
+def test_the_mlflow_image_holds_the_locked_python_packages_compiled_by_its_own_python(bundle):
+    """Python packages of a recipe: every package of the lock recorded at its version, installed for the image's
+    Python (Debian 13's 3.13) under /usr/local, compiled by that Python, scripts started by it; the check imported
+    the server's auth app, psycopg2 and boto3."""
+    pin = yaml.safe_load((ROOT / "versions.yml").read_text())["platform"]["images"]["mlflow"]
+    lock = (ROOT / "scripts" / "bundle.d" / "locks" / "mlflow.txt").read_text()
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    image = next(i for i in manifest["images"] if i["key"] == "mlflow")
+    entry = next(f for f in manifest["files"] if f["path"] == image["path"])
+    assert entry["python_packages"]["mlflow"] == pin["version"]
+    assert len(entry["python_packages"]) == len(re.findall(r"^[A-Za-z0-9][A-Za-z0-9._-]*==", lock, re.M))
+    assert f"version {pin['version']}" in entry["check_output"] and "psycopg2" in entry["check_output"]
+    index, config, members, passwd = image_config_and_layer(bundle / image["path"])
+    site = "usr/local/lib/python3.13/dist-packages/"
+    assert site + "mlflow/__init__.py" in members
+    assert site + "mlflow/__pycache__/__init__.cpython-313.pyc" in members
+    assert not [n for n in members if n.startswith(site) and ".cpython-312" in n]
+    with tarfile.open(bundle / image["path"]) as tar:
+        manifest_blob = json.load(tar.extractfile("blobs/sha256/" + index["manifests"][0]["digest"][7:]))
+        layer = tar.extractfile("blobs/sha256/" + manifest_blob["layers"][0]["digest"][7:])
+        with tarfile.open(fileobj=layer, mode="r|") as rootfs:
+            script = next(rootfs.extractfile(m).read() for m in rootfs if m.name.lstrip("./") == "usr/local/bin/mlflow")
+    assert script.startswith(b"#!/usr/bin/python3\n"), script[:80]
+    assert config["config"]["User"] == "1002:1002"
+
+
 def test_second_build_is_a_no_op(bundle):
     res = run([ROOT / "scripts" / "bundle", "build", "--platform"], timeout=600)
     assert res.stdout.strip().splitlines()[-1] == str(bundle)

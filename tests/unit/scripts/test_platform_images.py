@@ -149,3 +149,46 @@ def test_bad_env_files_links_and_manifest_paths_are_refused_naming_each():
     assert "images.yml postgresql: files path 'etc/relative' is not an absolute path" in msg
     assert "images.yml pgbouncer: links '/usr/bin/pgbouncer' needs a non-empty string" in msg
     assert "images.yml cloudnative_pg: go.manifests item '../outside.yaml' is not a path inside the Go module" in msg
+
+
+def test_a_python_image_takes_its_lock_and_its_python_from_the_debian_pin_and_compiles_after_the_copy(tmp_path):
+    plan = platform.resolve(VERSIONS, platform.load_recipes(), Refused)
+    mlflow = plan["mlflow"]
+    assert platform.python_version(mlflow["pin"]) == "3.13"
+    packages = platform.lock_packages(platform.lock_file(mlflow["recipe"]["python"]))
+    assert packages["mlflow"] == mlflow["pin"]["version"] and "psycopg2-binary" in packages and "boto3" in packages
+    assert [f.name for f in platform.python_inputs(plan)] == ["mlflow.txt"]
+    args = platform.hooks("mlflow", mlflow["recipe"], mlflow["pin"], tmp_path, python_root=tmp_path / "py-mlflow")
+    copy = args.index(f'--customize-hook=cp -a --no-preserve=ownership {tmp_path}/py-mlflow/. "$1/"')
+    compile_ = next(i for i, a in enumerate(args) if "compileall" in a)
+    check = next(i for i, a in enumerate(args) if "mlflow --version" in a)
+    assert copy < compile_ < check
+    assert "/usr/local/lib/python3.13/dist-packages" in args[compile_]
+
+
+def test_the_key_changes_with_the_lock(tmp_path):
+    recipes = platform.load_recipes()
+    plan = platform.resolve(VERSIONS, recipes, Refused)
+    lock = tmp_path / "mlflow.txt"
+    lock.write_bytes(platform.lock_file(recipes["mlflow"]["python"]).read_bytes())
+    key = platform.key_of(plan, [lock])
+    lock.write_text(lock.read_text().replace("boto3==", "boto3==9"))
+    assert platform.key_of(plan, [lock]) != key
+
+
+def test_a_python_recipe_without_a_lock_hashes_or_python3_is_refused_naming_each(tmp_path, monkeypatch):
+    monkeypatch.setattr(platform, "LOCKS_DIR", tmp_path)
+    (tmp_path / "nohash.txt").write_text("mlflow==3.17.2\n    # via nothing\n")
+    recipes = platform.load_recipes()
+    versions = copy.deepcopy(VERSIONS)
+    recipes["mlflow"]["python"] = {"lock": "missing"}
+    versions["platform"]["images"]["mlflow"]["packages"] = {"python3-minimal": "3.13.5-1"}
+    recipes["platform_tools"]["python"] = {"lock": "nohash"}
+    recipes["redis"]["python"] = "mlflow"
+    with pytest.raises(Refused) as exc:
+        platform.resolve(versions, recipes, Refused)
+    msg = str(exc.value)
+    assert "images.yml mlflow: the lock scripts/bundle.d/locks/missing.txt does not exist" in msg
+    assert "platform.images.mlflow.packages must pin python3" in msg
+    assert "images.yml platform_tools: the lock nohash.txt must pin every package with its hashes (mlflow==3.17.2)" in msg
+    assert "images.yml redis: python must name its lock" in msg
