@@ -157,7 +157,7 @@ def test_a_python_image_takes_its_lock_and_its_python_from_the_debian_pin_and_co
     assert platform.python_version(mlflow["pin"]) == "3.13"
     packages = platform.lock_packages(platform.lock_file(mlflow["recipe"]["python"]))
     assert packages["mlflow"] == mlflow["pin"]["version"] and "psycopg2-binary" in packages and "boto3" in packages
-    assert [f.name for f in platform.python_inputs(plan)] == ["mlflow.txt"]
+    assert [f.name for f in platform.python_inputs(plan)] == ["feast.txt", "mlflow.txt"]
     args = platform.hooks("mlflow", mlflow["recipe"], mlflow["pin"], tmp_path, python_root=tmp_path / "py-mlflow")
     copy = args.index(f'--customize-hook=cp -a --no-preserve=ownership {tmp_path}/py-mlflow/. "$1/"')
     compile_ = next(i for i, a in enumerate(args) if "compileall" in a)
