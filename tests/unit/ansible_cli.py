@@ -47,3 +47,30 @@ def role_tasks_play(role, tasks_from="validate", then=""):
                 tasks_from: %(tasks_from)s
                 public: true
 %(then)s""" % {"role": role, "tasks_from": tasks_from, "then": then}
+
+
+def render_role_templates(tmp_path, role, templates, variables=None):
+    """Templates of roles/``role`` as ansible-core renders them (the role's defaults and vars, the collection's
+    filters, ``variables`` as extra vars): {template name: rendered text}."""
+    import json
+
+    out = pathlib.Path(tmp_path) / "rendered"
+    out.mkdir(parents=True)
+    play = role_tasks_play(role, then="""
+            - name: Render
+              ansible.builtin.copy:
+                content: "{{ lookup('ansible.builtin.template', '%s/' ~ item) }}"
+                dest: "%s/{{ item }}"
+                mode: "0600"
+              loop: %s
+        """ % (ROOT / "roles" / role / "templates", out, json.dumps(list(templates))))
+    res = run_local_play(tmp_path, play, *(["-e", json.dumps(variables)] if variables else []))
+    assert res.returncode == 0, res.stdout[-3000:]
+    return {name: (out / name).read_text() for name in templates}
+
+
+def run_role_validate(tmp_path, role, variables=None):
+    """roles/``role``'s validate tasks on cp1 with ``variables`` as extra vars (the CompletedProcess)."""
+    import json
+
+    return run_local_play(tmp_path, role_tasks_play(role), *(["-e", json.dumps(variables)] if variables else []))

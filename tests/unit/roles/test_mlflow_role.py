@@ -1,19 +1,17 @@
 """roles/mlflow's checks before anything changes and its manifests as rendered, run by ansible-playbook for real on
 localhost; nothing here talks to a cluster or an MLflow server (the role has not run on the cluster yet)."""
 import configparser
-import json
 
 import yaml
 
-from ansible_collections.baremetal.mlops.tests.unit.ansible_cli import ROOT, role_tasks_play, run_local_play
+from ansible_collections.baremetal.mlops.tests.unit.ansible_cli import ROOT, render_role_templates, run_role_validate
 
 VERSIONS = yaml.safe_load((ROOT / "versions.yml").read_text())
 TEMPLATES = ("mlflow.yaml.j2", "migrate-job.yaml.j2", "basic_auth.ini.j2")
 
 
 def validate(tmp_path, **variables):
-    extra = ["-e", json.dumps(variables)] if variables else []
-    return run_local_play(tmp_path, role_tasks_play("mlflow"), *extra)
+    return run_role_validate(tmp_path, "mlflow", variables)
 
 
 def test_defaults_pass(tmp_path):
@@ -45,28 +43,17 @@ def test_every_problem_is_reported_at_once_naming_the_variable(tmp_path):
 
 
 def render(tmp_path, **variables):
-    """The role's manifests as ansible-core renders them (role defaults and vars, the collection's filters)."""
-    out = tmp_path / "rendered"
-    out.mkdir(parents=True)
-    play = role_tasks_play("mlflow", then="""
-            - name: Render
-              ansible.builtin.copy:
-                content: "{{ lookup('ansible.builtin.template', '%s/' ~ item) }}"
-                dest: "%s/{{ item }}"
-                mode: "0600"
-              loop: %s
-        """ % (ROOT / "roles" / "mlflow" / "templates", out, json.dumps(list(TEMPLATES))))
+    """The role's manifests as ansible-core renders them, and its auth configuration."""
     variables = {"mlflow_config_checksum": "0" * 64,
                  "mlflow_db_uri": "postgresql+psycopg2://mlflow:p%40ss@mlops-pg-pooler.mlops-data.svc:5432/mlflow?x=1",
                  **variables}
-    res = run_local_play(tmp_path, play, "-e", json.dumps(variables))
-    assert res.returncode == 0, res.stdout[-3000:]
+    text = render_role_templates(tmp_path, "mlflow", TEMPLATES, variables)
     docs = {}
     for name in TEMPLATES[:2]:
-        for doc in yaml.safe_load_all((out / name).read_text()):
+        for doc in yaml.safe_load_all(text[name]):
             if doc:
                 docs[(doc["kind"], doc["metadata"]["name"])] = doc
-    return docs, (out / "basic_auth.ini.j2").read_text()
+    return docs, text["basic_auth.ini.j2"]
 
 
 def container(doc):

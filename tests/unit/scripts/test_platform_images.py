@@ -26,6 +26,13 @@ class Refused(Exception):
     pass
 
 
+def refusal(versions, recipes):
+    """resolve()'s one error for these pins and recipes."""
+    with pytest.raises(Refused) as exc:
+        platform.resolve(versions, recipes, Refused)
+    return str(exc.value)
+
+
 def test_the_committed_pins_and_recipes_make_a_plan():
     plan = platform.resolve(VERSIONS, platform.load_recipes(), Refused)
     assert set(plan) == set(VERSIONS["platform"]["images"])
@@ -142,9 +149,7 @@ def test_bad_env_files_links_and_manifest_paths_are_refused_naming_each():
     recipes["postgresql"]["files"] = {"etc/relative": "x"}
     recipes["pgbouncer"]["links"] = {"/usr/bin/pgbouncer": ""}
     recipes["cloudnative_pg"]["go"]["manifests"] = ["../outside.yaml"]
-    with pytest.raises(Refused) as exc:
-        platform.resolve(VERSIONS, recipes, Refused)
-    msg = str(exc.value)
+    msg = refusal(VERSIONS, recipes)
     assert "images.yml postgresql: env item 'lowercase=x' is not NAME=value" in msg
     assert "images.yml postgresql: files path 'etc/relative' is not an absolute path" in msg
     assert "images.yml pgbouncer: links '/usr/bin/pgbouncer' needs a non-empty string" in msg
@@ -185,9 +190,7 @@ def test_a_python_recipe_without_a_lock_hashes_or_python3_is_refused_naming_each
     versions["platform"]["images"]["mlflow"]["packages"] = {"python3-minimal": "3.13.5-1"}
     recipes["platform_tools"]["python"] = {"lock": "nohash"}
     recipes["redis"]["python"] = "mlflow"
-    with pytest.raises(Refused) as exc:
-        platform.resolve(versions, recipes, Refused)
-    msg = str(exc.value)
+    msg = refusal(versions, recipes)
     assert "images.yml mlflow: the lock scripts/bundle.d/locks/missing.txt does not exist" in msg
     assert "platform.images.mlflow.packages must pin python3" in msg
     assert "images.yml platform_tools: the lock nohash.txt must pin every package with its hashes (mlflow==3.17.2)" in msg
