@@ -34,8 +34,8 @@ def test_an_unknown_registry_a_missing_repository_and_a_zero_objective_are_refus
 
 
 def render(tmp_path, **variables):
-    text = render_role_templates(tmp_path, "feast", TEMPLATES, {"feast_config_checksum": "0" * 64,
-                                                                 "feast_role_dir": ROLE_DIR, **variables})
+    variables = {"feast_config_checksum": "0" * 64, "feast_role_dir": ROLE_DIR, **variables}
+    text = render_role_templates(tmp_path, "feast", TEMPLATES, variables)
     docs = {}
     for name in TEMPLATES[:2]:
         for doc in yaml.safe_load_all(text[name]):
