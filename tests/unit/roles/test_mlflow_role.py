@@ -109,6 +109,7 @@ def test_the_auth_config_keeps_a_percent_encoded_password_through_configparser(t
     assert parser["mlflow"]["database_uri"].startswith("postgresql+psycopg2://mlflow:p%40ss@mlops-pg-pooler")
     assert parser["mlflow"]["default_permission"] == "READ" and parser["mlflow"]["admin_username"] == "admin"
     assert "admin_password" not in parser["mlflow"]
+    assert parser["mlflow"]["auth_cache_ttl_seconds"] == "60"
 
 
 def test_without_auth_the_server_runs_the_plain_app(tmp_path):
