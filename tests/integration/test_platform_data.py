@@ -15,11 +15,14 @@ of the Redis primary, of the PostgreSQL primary and one holding object-store
 data are powered off for real (`scripts/vrack stop`); a base backup is restored
 into a new Cluster. At the end the namespace is deleted, so that the
 drains of the node tests that follow are not held by its disruption budgets.
+MLflow (issue 23) runs last, on that data layer: its own play (--tags
+mlflow), a client on the controller through `kubectl port-forward`.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib.util
 import json
 import os
@@ -189,6 +192,9 @@ elif action == "read":
                 errors.append(type(exc).__name__)
                 time.sleep(1)
     out = {"objects": out, "errors": errors[:20], "error_count": len(errors)}
+elif action == "list":
+    out["keys"] = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=sys.argv[2])
+                   for o in p.get("Contents", [])]
 elif action == "write-one":
     try:
         client(retries=2).put_object(Bucket="backups", Key="during/one", Body=b"x" * 1024)
@@ -244,6 +250,11 @@ def platform_args(cluster):
     return ("-e", f"mlops_platform_bundle_dir={cluster.platform_bundle}", "-e", f"redis_memory_limit={MEMORY_LIMIT}")
 
 
+# The data layer's tests run platform.yml without MLflow (its own fixture deploys it after them): a failure of
+# MLflow's play does not hide the data layer's results.
+DATA_LAYER_ONLY = ("--skip-tags", "mlflow,feast,training")
+
+
 def play(cluster, *args, check=True):
     return cluster.play("playbooks/platform.yml", *platform_args(cluster), *args, check=check)
 
@@ -270,7 +281,7 @@ def data_layer(cluster):
     from bundle_helpers import built_platform_bundle
     cluster.platform_bundle = built_platform_bundle()
     t0 = time.monotonic()
-    cluster.platform_first_run = play(cluster, "-vvv")
+    cluster.platform_first_run = play(cluster, "-vvv", *DATA_LAYER_ONLY)
     cluster.platform_seconds = time.monotonic() - t0
     print(f"playbooks/platform.yml (images on 5 nodes, Redis with Sentinel): {cluster.platform_seconds:.0f} s")
     kubectl(cluster, "apply", "-f", "-", stdin=CLIENT)
@@ -362,7 +373,7 @@ def test_filling_past_maxmemory_evicts_keys_and_no_instance_is_oom_killed(data_l
 
 def test_second_run_and_check_diff_change_nothing(data_layer):
     for args in ((), ("--check", "--diff")):
-        res = play(data_layer, *args)
+        res = play(data_layer, *DATA_LAYER_ONLY, *args)
         changed = {h: r["changed"] for h, r in recap(res.stdout).items()}
         assert changed and all(v == 0 for v in changed.values()), (args, res.stdout[-5000:])
 
@@ -540,7 +551,9 @@ import psycopg
 # lost power waits for the kernel's ~15 minutes of retransmissions (CI of stop 30: the writer hung past 400 s).
 CLIENT_TCP = dict(tcp_user_timeout=10000, keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3)
 
-def connect(db="mlflow", user="mlflow", password=None, host=None, autocommit=True):
+# The tests' own tables go to Feast's offline database, never to MLflow's: MLflow's schema migration takes a database
+# holding other tables for one of its own and fails ("relation metrics does not exist", seen on the cluster).
+def connect(db="feast_offline", user="feast", password=None, host=None, autocommit=True):
     return psycopg.connect(host=host or os.environ["PG_POOLER"], port=5432, dbname=db, user=user,
                            password=password or os.environ["PG_%s_PASSWORD" % user.upper()], connect_timeout=5,
                            autocommit=autocommit, **CLIENT_TCP)
@@ -548,16 +561,16 @@ def connect(db="mlflow", user="mlflow", password=None, host=None, autocommit=Tru
 
 action, out = sys.argv[1], {}
 if action == "roundtrip":
-    with connect() as c:
-        c.execute("CREATE TABLE IF NOT EXISTS probe (k text PRIMARY KEY, v text)")
-        c.execute("INSERT INTO probe VALUES ('k', 'value-1') ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v")
-        out["get"] = c.execute("SELECT v FROM probe WHERE k = 'k'").fetchone()[0]
+    with connect("mlflow", "mlflow") as c:
+        out["mlflow"] = c.execute("SELECT current_user, current_database()").fetchone()
         out["server"] = c.execute("SHOW server_version").fetchone()[0]
         out["sync"] = c.execute("SHOW synchronous_standby_names").fetchone()[0]
     with connect("feast_registry", "feast") as c:
-        c.execute("CREATE TABLE IF NOT EXISTS probe (k text)")
         out["feast_registry"] = c.execute("SELECT current_user, current_database()").fetchone()
     with connect("feast_offline", "feast") as c:
+        c.execute("CREATE TABLE IF NOT EXISTS probe (k text PRIMARY KEY, v text)")
+        c.execute("INSERT INTO probe VALUES ('k', 'value-1') ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v")
+        out["get"] = c.execute("SELECT v FROM probe WHERE k = 'k'").fetchone()[0]
         out["feast_offline"] = c.execute("SELECT current_user, current_database()").fetchone()
     for name, kw in (("bad_password", {"password": "not-the-password"}),
                      ("unknown_user", {"user": "postgres", "password": "x"})):
@@ -733,6 +746,7 @@ def test_sql_through_the_pooler_for_each_owner_and_a_bad_password_is_refused(pg_
     out = pg(pg_client, "roundtrip")
     assert out["get"] == "value-1" and out["server"].startswith("17.12"), out
     assert out["sync"].startswith("ANY 1 ("), out  # one standby confirms every commit
+    assert out["mlflow"] == ["mlflow", "mlflow"], out
     assert out["feast_registry"] == ["feast", "feast_registry"] and out["feast_offline"] == ["feast", "feast_offline"]
     assert out["bad_password"].startswith("refused") and out["unknown_user"].startswith("refused"), out
 
@@ -871,3 +885,421 @@ def test_powering_off_the_primarys_node_promotes_a_standby_and_keeps_every_ackno
     # The old primary comes back from its disk as a standby of the new one.
     status = wait_pg_healthy(pg_client, 420)
     assert status["currentPrimary"] != primary
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# MLflow (roles/mlflow) on the data layer above
+# ---------------------------------------------------------------------------------------------------------------
+MLFLOW_CLIENT = r"""
+import json, os, sys, tempfile, urllib.request, urllib.error, base64
+import mlflow
+from mlflow import MlflowClient
+out = {}
+uri = os.environ["MLFLOW_TRACKING_URI"]
+# Without and with a wrong password: refused (401) before anything is read.
+for name, auth in (("anonymous", None), ("wrong_password", "admin:not-the-password")):
+    req = urllib.request.Request(uri + "/api/2.0/mlflow/experiments/search?max_results=1")
+    if auth:
+        req.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    try:
+        out[name] = urllib.request.urlopen(req, timeout=10).status
+    except urllib.error.HTTPError as exc:
+        out[name] = exc.code
+mlflow.set_experiment("platform-test")
+with mlflow.start_run() as run:
+    mlflow.log_param("alpha", 0.5)
+    for step in range(5):
+        mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+    d = tempfile.mkdtemp()
+    with open(os.path.join(d, "model.txt"), "w") as f:
+        f.write("weights-" + run.info.run_id)
+    mlflow.log_artifacts(d, artifact_path="model")
+client = MlflowClient()
+name = "platform-test-model"
+try:
+    client.create_registered_model(name)
+except mlflow.exceptions.MlflowException:
+    pass
+version = client.create_model_version(name, f"runs:/{run.info.run_id}/model", run.info.run_id)
+client.set_registered_model_alias(name, "champion", version.version)
+champion = client.get_model_version_by_alias(name, "champion")
+back = mlflow.artifacts.download_artifacts(f"models:/{name}@champion")
+out.update(run_id=run.info.run_id, artifact_uri=run.info.artifact_uri, version=champion.version,
+           source=champion.source, status=champion.status,
+           read_back=open(os.path.join(back, "model.txt")).read(),
+           metric=client.get_metric_history(run.info.run_id, "loss")[-1].value)
+print(json.dumps(out))
+"""
+
+
+@contextlib.contextmanager
+def port_forward(cluster, namespace, target, port):
+    """kubectl port-forward to TARGET's PORT on a free local port: how an operator reaches a ClusterIP Service from
+    the controller until the platform has an entry point."""
+    proc = subprocess.Popen(cluster.kubectl_argv("-n", namespace, "port-forward", target, f":{port}"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        m = re.search(r"127\.0\.0\.1:(\d+)", line)
+        assert m, f"port-forward to {target}: {line} {proc.stderr.read() if proc.poll() is not None else ''}"
+        yield int(m.group(1))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def mlflow_pods(cluster):
+    return json.loads(kubectl(cluster, "-n", NS, "get", "pods", "-l", "app.kubernetes.io/name=mlflow,"
+                              "app.kubernetes.io/component=server", "-o", "json").stdout)["items"]
+
+
+def secret_value(cluster, name, key):
+    data = json.loads(kubectl(cluster, "-n", NS, "get", "secret", name, "-o", "json").stdout)["data"]
+    return base64.b64decode(data[key]).decode()
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(data_layer):
+    """MLflow deployed by its own play at -vvv, after the data layer's tests (PostgreSQL healthy again)."""
+    wait_pg_healthy(data_layer, 420)
+    t0 = time.monotonic()
+    data_layer.mlflow_first_run = play(data_layer, "--tags", "mlflow", "-vvv")
+    print(f"playbooks/platform.yml --tags mlflow: {time.monotonic() - t0:.0f} s")
+    return data_layer
+
+
+def test_mlflow_runs_on_two_nodes_after_one_migration_and_no_secret_is_printed(mlflow_server):
+    pods = [p for p in mlflow_pods(mlflow_server) if p["status"].get("phase") == "Running"]
+    assert len(pods) == 2 and len({p["spec"]["nodeName"] for p in pods}) == 2, [p["spec"].get("nodeName") for p in pods]
+    jobs = json.loads(kubectl(mlflow_server, "-n", NS, "get", "jobs", "-l", "app.kubernetes.io/name=mlflow",
+                              "-o", "json").stdout)["items"]
+    assert [j["status"].get("succeeded") for j in jobs] == [1], jobs
+    log = kubectl(mlflow_server, "-n", NS, "logs", f"job/{jobs[0]['metadata']['name']}").stdout
+    assert "migrated" in log, log[-2000:]
+    out = mlflow_server.mlflow_first_run.stdout + mlflow_server.mlflow_first_run.stderr
+    assert "task path:" in out  # -vvv indeed
+    for name, key in (("mlflow-auth", "admin-password"), ("mlflow-auth", "flask-secret-key"),
+                      ("mlops-pg-mlflow", "password"), ("seaweedfs-s3", "secret-key")):
+        assert_not_printed(secret_value(mlflow_server, name, key), out, f"{name}/{key}")
+    spec = json.dumps(json.loads(kubectl(mlflow_server, "-n", NS, "get", "deployment", "mlflow", "-o", "json").stdout))
+    assert_not_printed(secret_value(mlflow_server, "mlops-pg-mlflow", "password"), spec, "the database password")
+
+
+def test_a_client_on_the_controller_logs_a_run_registers_a_champion_and_reads_its_artifact_back(mlflow_server):
+    """The controller's MLflow client (the venv's, the same version) through a port-forward to the Service: no S3
+    keys on the client; the artifact lands in the object store's mlflow bucket through the server's proxy."""
+    password = secret_value(mlflow_server, "mlflow-auth", "admin-password")
+    with port_forward(mlflow_server, NS, "svc/mlflow", 5000) as port:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
+        env.update(MLFLOW_TRACKING_URI=f"http://127.0.0.1:{port}", MLFLOW_TRACKING_USERNAME="admin",
+                   MLFLOW_TRACKING_PASSWORD=password, MLFLOW_HTTP_REQUEST_MAX_RETRIES="3")
+        res = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-"], input=MLFLOW_CLIENT, env=env,
+                             capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    print(f"MLflow: {out}")
+    assert out["anonymous"] == 401 and out["wrong_password"] == 401, out
+    assert out["artifact_uri"].startswith("mlflow-artifacts:/"), out  # proxied: the client never sees S3
+    assert out["read_back"] == "weights-" + out["run_id"] and out["status"] == "READY" and out["metric"] == 0.2
+    keys = s3(mlflow_server, "list", "mlflow")["keys"]
+    assert any(k.endswith(f"{out['run_id']}/artifacts/model/model.txt") for k in keys), keys[:20]
+
+
+def test_mlflow_second_run_and_check_diff_change_nothing(mlflow_server):
+    for args in ((), ("--check", "--diff")):
+        res = play(mlflow_server, "--tags", "mlflow", *args)
+        changed = {h: r["changed"] for h, r in recap(res.stdout).items()}
+        assert changed and all(v == 0 for v in changed.values()), (args, res.stdout[-5000:])
+
+
+def test_mlflow_bad_input_is_refused_naming_each_variable_before_anything_changes(mlflow_server):
+    res = play(mlflow_server, "--tags", "mlflow", "-e", "mlflow_name=mlflow-refused", "-e", "mlflow_replicas=0",
+               "-e", "mlflow_artifacts_bucket=Bad_Bucket", "-e", "mlflow_default_permission=ALL", check=False)
+    out = " ".join(res.stdout.split())
+    assert res.returncode != 0
+    for message in ("mlflow_replicas 0 must be at least 1", "mlflow_artifacts_bucket Bad_Bucket is not a valid S3",
+                    "mlflow_default_permission ALL is not READ"):
+        assert message in out, (message, out[-3000:])
+    assert kubectl(mlflow_server, "-n", NS, "get", "deployment", "mlflow-refused", check=False).returncode != 0
+
+
+# Run in a pod of the MLflow image on MLFLOW_CLIENT_NODE (inside the cluster, as training jobs are): each client
+# makes one run (create, 5 metrics, terminate: 7 requests) through the mlflow Service with MLflow's own retries.
+LOAD_SCRIPT = r"""
+import json, sys, time
+from concurrent.futures import ThreadPoolExecutor
+from mlflow import MlflowClient
+client = MlflowClient()
+exp = client.get_experiment_by_name("platform-load")
+exp_id = exp.experiment_id if exp else client.create_experiment("platform-load")
+
+def one(_i):
+    t0 = time.time()
+    try:
+        run = client.create_run(exp_id)
+        for step in range(5):
+            client.log_metric(run.info.run_id, "m", float(step), step=step)
+        client.set_terminated(run.info.run_id)
+        return "ok", time.time() - t0
+    except Exception as exc:
+        return "%s: %s" % (type(exc).__name__, str(exc).strip()[:160]), time.time() - t0
+
+action, arg = sys.argv[1], float(sys.argv[2])
+if action == "concurrent":
+    with ThreadPoolExecutor(int(arg)) as pool:
+        results = list(pool.map(one, range(int(arg))))
+else:  # loop: one client, run after run, for ARG seconds
+    results, end = [], time.time() + arg
+    while time.time() < end:
+        results.append(one(len(results)))
+took = sorted(t for _r, t in results)
+failed = [r for r, _t in results if r != "ok"]
+print(json.dumps({"clients_or_runs": len(results), "requests": 7 * len(results), "failed": len(failed),
+                  "errors": failed[:5], "p50_s": round(took[len(took) // 2], 2), "max_s": round(took[-1], 2)}))
+"""
+MLFLOW_CLIENT_NODE = PG_CLIENT_NODE
+# The client's retry budget (documented in docs/platform-mlflow.md): a request times out after 10 s and is retried
+# up to 7 times with MLflow's exponential backoff (2 s factor), on connection errors and 429/5xx answers.
+MLFLOW_RETRY_ENV = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "7",
+                    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "2"}
+
+
+def mlflow_load(cluster, *args, timeout=900):
+    env = [f"{k}={v}" for k, v in MLFLOW_RETRY_ENV.items()]
+    res = kubectl(cluster, "-n", NS, "exec", "-i", "mlflowclient", "--", "env", *env, "python3", "-", *map(str, args),
+                  stdin=LOAD_SCRIPT, timeout=timeout, check=False)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def mlflow_client(mlflow_server):
+    pod = _tools_pod_module()
+    manifest = pod.tools_pod("mlflowclient", NS, node=MLFLOW_CLIENT_NODE, image=pod.mlflow_image())
+    kubectl(mlflow_server, "apply", "-f", "-", stdin=manifest)
+    mlflow_server.wait_pod("mlflowclient", namespace=NS)
+    return mlflow_server
+
+
+def mlflow_db_errors(cluster):
+    logs = kubectl(cluster, "-n", NS, "logs", "-l", "app.kubernetes.io/name=mlflow,app.kubernetes.io/component=server",
+                   "--tail=-1", "--prefix", check=False).stdout
+    pattern = re.compile(r"OperationalError|psycopg2\.|QueuePool limit|TimeoutError")
+    return [line for line in logs.splitlines() if pattern.search(line)]
+
+
+def test_200_concurrent_mlflow_clients_log_runs_without_a_database_error(mlflow_client):
+    """The seeds' tuning-workers case: 200 clients at once through the Service, 1,400 requests; PgBouncer shares 10
+    server connections among the servers' SQLAlchemy pools (2 replicas x 2 workers x (5 + 10))."""
+    out = mlflow_load(mlflow_client, "concurrent", 200)
+    errors = mlflow_db_errors(mlflow_client)
+    print(f"MLflow: 200 concurrent clients: {out}; database errors in the servers' logs: {len(errors)}")
+    assert out["failed"] == 0, out
+    assert not errors, errors[:10]
+
+
+def test_powering_off_an_mlflow_servers_node_loses_no_request_within_the_retry_budget(mlflow_client):
+    pods = [p for p in mlflow_pods(mlflow_client) if p["status"].get("phase") == "Running"]
+    node = next(p["spec"]["nodeName"] for p in pods if p["spec"]["nodeName"] != MLFLOW_CLIENT_NODE)
+    pg_primary = wait_pg_healthy(mlflow_client, 300)["currentPrimary"]
+    pg_node = pg_pods(mlflow_client)[pg_primary]["spec"]["nodeName"]
+    writer = subprocess.Popen(
+        mlflow_client.kubectl_argv("-n", NS, "exec", "-i", "mlflowclient", "--", "env",
+                                   *[f"{k}={v}" for k, v in MLFLOW_RETRY_ENV.items()], "python3", "-", "loop", "180"),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writer.stdin.write(LOAD_SCRIPT)
+    writer.stdin.close()
+    writer.stdin = None
+    time.sleep(20)
+    mlflow_client.rack.stop(node)
+    try:
+        stdout, stderr = writer.communicate(timeout=900)
+        assert writer.returncode == 0, stderr[-3000:]
+        out = json.loads(stdout.strip().splitlines()[-1])
+        print(f"MLflow: {node} (an MLflow server{'; the PostgreSQL primary' if node == pg_node else ''}) powered off "
+              f"20 s into 180 s of runs: {out}")
+        assert out["failed"] == 0 and out["clients_or_runs"] > 10, out
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+        mlflow_client.rack.start(node)
+    wait_pg_healthy(mlflow_client, 420)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len([p for p in mlflow_pods(mlflow_client) if all(
+            c.get("ready") for c in p["status"].get("containerStatuses", [{}]))]) < 2:
+        time.sleep(5)
+    ready = [p["spec"].get("nodeName") for p in mlflow_pods(mlflow_client)
+             if all(c.get("ready") for c in p["status"].get("containerStatuses", [{}]))]
+    assert len(ready) >= 2, ready
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Feast (roles/feast) on the data layer above, with the example repository and its producer
+# ---------------------------------------------------------------------------------------------------------------
+# Run in the tools pod: the feature server's online read, as a model server would make it, with each feature's
+# status and age.
+FEAST_READ = r"""
+import json, sys, time, urllib.request
+from datetime import datetime, timezone
+customers = [int(c) for c in sys.argv[1].split(",")]
+features = ["customer_transactions_1h:txn_count_1h", "customer_transactions_1h:txn_amount_avg_1h"]
+body = json.dumps({"features": features, "entities": {"customer_id": customers}}).encode()
+t0 = time.time()
+req = urllib.request.Request("http://feast:6566/get-online-features", data=body,
+                             headers={"Content-Type": "application/json"})
+reply = json.load(urllib.request.urlopen(req, timeout=30))
+names = reply["metadata"]["feature_names"]
+out = {"seconds": round(time.time() - t0, 3), "names": names, "features": {}}
+now = datetime.now(timezone.utc)
+for name, result in zip(names, reply["results"]):
+    ages = [round((now - datetime.fromisoformat(ts.replace("Z", "+00:00"))).total_seconds())
+            for ts in result.get("event_timestamps", [])]
+    out["features"][name] = {"values": result["values"], "statuses": result["statuses"], "ages": ages}
+print(json.dumps(out))
+"""
+FEAST_FEATURES = ("txn_count_1h", "txn_amount_avg_1h")
+
+
+def feast_read(cluster, customers):
+    res = kubectl(cluster, "-n", NS, "exec", "-i", "client", "--", "python3", "-", ",".join(map(str, customers)),
+                  stdin=FEAST_READ, timeout=120, check=False)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def feast_args():
+    return ("--tags", "feast", "-e", "feast_example_data=true")
+
+
+def job_done(cluster, name, seconds=600):
+    deadline = time.monotonic() + seconds
+    status = {}
+    while time.monotonic() < deadline:
+        status = json.loads(kubectl(cluster, "-n", NS, "get", "job", name, "-o", "json").stdout).get("status", {})
+        if status.get("succeeded") or status.get("failed", 0) > 1:
+            break
+        time.sleep(5)
+    log = kubectl(cluster, "-n", NS, "logs", f"job/{name}", "--tail=20", check=False).stdout
+    assert status.get("succeeded") == 1, (name, status, log[-3000:])
+    return log
+
+
+@pytest.fixture(scope="module")
+def feast_store(data_layer):
+    """Feast deployed by its own play at -vvv with the example repository and its producer."""
+    wait_pg_healthy(data_layer, 420)
+    t0 = time.monotonic()
+    data_layer.feast_first_run = play(data_layer, *feast_args(), "-vvv")
+    print(f"playbooks/platform.yml --tags feast: {time.monotonic() - t0:.0f} s")
+    return data_layer
+
+
+def test_feast_applies_the_repository_materializes_it_serves_on_two_nodes_and_no_secret_is_printed(feast_store):
+    jobs = json.loads(kubectl(feast_store, "-n", NS, "get", "jobs", "-l", "app.kubernetes.io/name=feast",
+                              "-o", "json").stdout)["items"]
+    kinds = sorted(j["metadata"]["labels"]["app.kubernetes.io/component"] for j in jobs)
+    assert kinds == ["apply", "example-data", "materialize"], kinds
+    assert all(j["status"].get("succeeded") == 1 for j in jobs), [j["status"] for j in jobs]
+    pods = json.loads(kubectl(feast_store, "-n", NS, "get", "pods", "-l", "app.kubernetes.io/name=feast,"
+                              "app.kubernetes.io/component=feature-server", "-o", "json").stdout)["items"]
+    ready = [p["spec"]["nodeName"] for p in pods if all(c.get("ready") for c in p["status"].get("containerStatuses", [{}]))]
+    assert len(ready) == 2 and len(set(ready)) == 2, ready
+    out = feast_store.feast_first_run.stdout + feast_store.feast_first_run.stderr
+    assert "task path:" in out  # -vvv indeed
+    for name, key in (("mlops-pg-feast", "password"), ("redis-auth", "password")):
+        assert_not_printed(secret_value(feast_store, name, key), out, f"{name}/{key}")
+    config = kubectl(feast_store, "-n", NS, "get", "configmap", "feast-repo", "-o", "json").stdout
+    assert_not_printed(secret_value(feast_store, "mlops-pg-feast", "password"), config, "the database password")
+
+
+def test_the_feature_server_answers_every_example_customer_with_features_younger_than_the_objective(feast_store):
+    customers = list(range(1, 101))
+    out = feast_read(feast_store, customers)
+    print(f"Feast: 100 customers, 2 features through the feature server in {out['seconds']} s")
+    for name in FEAST_FEATURES:
+        feature = out["features"][name]
+        assert feature["statuses"] == ["PRESENT"] * 100, (name, feature["statuses"][:10])
+        assert max(feature["ages"]) < 1800, (name, max(feature["ages"]))  # the example's objective (defaults)
+    unknown = feast_read(feast_store, [10 ** 9])["features"]["txn_count_1h"]
+    assert unknown["statuses"] == ["NOT_FOUND"], unknown
+
+
+def test_the_cronjobs_produce_and_materialize_newer_rows_that_the_feature_server_then_answers(feast_store):
+    before = feast_read(feast_store, [1])["features"]["txn_count_1h"]["ages"][0]
+    stamp = int(time.time())
+    for cron in ("feast-example-data", "feast-materialize"):
+        kubectl(feast_store, "-n", NS, "create", "job", f"{cron}-test-{stamp}", f"--from=cronjob/{cron}")
+        job_done(feast_store, f"{cron}-test-{stamp}")
+    after = feast_read(feast_store, [1])["features"]["txn_count_1h"]["ages"][0]
+    print(f"Feast: customer 1's features {before} s old before the CronJobs' run, {after} s after")
+    assert after < before and after < 300, (before, after)
+
+
+def test_feast_second_run_and_check_diff_change_nothing(feast_store):
+    for args in ((), ("--check", "--diff")):
+        res = play(feast_store, *feast_args(), *args)
+        changed = {h: r["changed"] for h, r in recap(res.stdout).items()}
+        assert changed and all(v == 0 for v in changed.values()), (args, res.stdout[-5000:])
+
+
+def test_feast_bad_input_is_refused_naming_each_variable_before_anything_changes(feast_store):
+    res = play(feast_store, *feast_args(), "-e", "feast_name=feast-refused", "-e", "feast_registry_type=file",
+               "-e", "feast_repo_path=/no/such/repo", "-e",
+               json.dumps({"feast_freshness_objectives": {"customer_transactions_1h": 0}}), check=False)
+    out = " ".join(res.stdout.split())
+    assert res.returncode != 0
+    for message in ("feast_registry_type file is not a registry this role deploys", "feast_repo_path /no/such/repo "
+                    "holds no feature definitions", "feast_freshness_objectives.customer_transactions_1h is 0"):
+        assert message in out, (message, out[-3000:])
+    for kind in ("deployment", "configmap", "secret"):
+        assert kubectl(feast_store, "-n", NS, "get", kind, f"feast-refused{'-repo' if kind == 'configmap' else ''}"
+                       f"{'-store' if kind == 'secret' else ''}", check=False).returncode != 0, kind
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The example training Job (roles/training_example) over Feast and MLflow above
+# ---------------------------------------------------------------------------------------------------------------
+# Run in the MLflow client pod: the registry's view of what the Job registered, and its artifacts read back.
+TRAINED = r"""
+import json, os, sys
+import mlflow
+from mlflow import MlflowClient
+client = MlflowClient()
+version = client.get_model_version_by_alias("customer-spend", "challenger")
+run = client.get_run(version.run_id)
+files = sorted(os.listdir(mlflow.artifacts.download_artifacts("models:/customer-spend@challenger")))
+print(json.dumps({"version": version.version, "status": version.status, "run_id": version.run_id,
+                  "metrics": run.data.metrics, "params": run.data.params, "files": files}))
+"""
+
+
+@pytest.fixture(scope="module")
+def trained(feast_store, mlflow_client):
+    t0 = time.monotonic()
+    feast_store.training_first_run = play(feast_store, "--tags", "training", "-vvv")
+    print(f"playbooks/platform.yml --tags training: {time.monotonic() - t0:.0f} s")
+    return feast_store
+
+
+def test_the_training_job_reads_feast_and_registers_a_challenger_whose_model_mlflow_serves_back(trained):
+    res = kubectl(trained, "-n", NS, "exec", "-i", "mlflowclient", "--", "python3", "-", stdin=TRAINED,
+                  timeout=180, check=False)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    print(f"Training example: {out}")
+    assert out["status"] == "READY" and "MLmodel" in out["files"] and "model.pkl" in out["files"], out
+    assert int(out["params"]["rows"]) >= 100 and out["metrics"]["accuracy"] > 0.7, out
+    assert out["params"]["feature_view"] == "customer_transactions_1h", out
+    log = trained.training_first_run.stdout
+    assert f'"run_id": "{out["run_id"]}"' in log or out["run_id"] in log, log[-3000:]
+    assert_not_printed(secret_value(trained, "mlflow-auth", "admin-password"), log + trained.training_first_run.stderr,
+                       "MLflow's admin password")
+
+
+def test_a_second_training_run_changes_nothing_and_registers_no_new_version(trained):
+    res = play(trained, "--tags", "training")
+    changed = {h: r["changed"] for h, r in recap(res.stdout).items()}
+    assert changed and all(v == 0 for v in changed.values()), res.stdout[-5000:]
+    jobs = json.loads(kubectl(trained, "-n", NS, "get", "jobs", "-l", "app.kubernetes.io/name=train-customer-spend",
+                              "-o", "json").stdout)["items"]
+    assert len(jobs) == 1, [j["metadata"]["name"] for j in jobs]
