@@ -16,8 +16,9 @@ description:
   - Reads the registry of the feature repository at O(repo_path) and returns its project, entities and feature
     views, with the end of each view's most recent materialization.
   - For each of O(probes), reads features through the online store (C(get_online_features)) for the given entity
-    rows, with their event timestamps, and tells whether the newest is at most O(probes[].max_age_s) old and every
-    value is there (RV(freshness)). RV(stale) lists the views of the probes that are not fresh and RV(ok) is true
+    rows, with their event timestamps, and tells whether every entity row's values are at most
+    O(probes[].max_age_s) old (the stalest row decides, so that one fresh entity never hides a stale one), none
+    lies further in the future than O(probes[].max_future_skew_s) and every value is there (RV(freshness)). RV(stale) lists the views of the probes that are not fresh and RV(ok) is true
     when there is none.
   - Stale or missing values do not fail the module, so a play can evaluate them (the platform's verify playbook
     does). An unreachable or refusing registry or online store fails it within O(timeout), naming the store's
@@ -48,9 +49,15 @@ options:
         elements: dict
         required: true
       max_age_s:
-        description: Oldest accepted age, in seconds, of the newest event timestamp among the values read.
+        description: Oldest accepted age, in seconds, of each entity row's values (a row is as old as its oldest
+          value read).
         type: int
         required: true
+      max_future_skew_s:
+        description: How far, in seconds, an event timestamp may lie ahead of now (clock skew) before the probe is
+          not fresh; a producer writing local time as UTC makes values look fresh for hours.
+        type: int
+        default: 60
       features:
         description: Features of the view to read (names without the view prefix); default all of them.
         type: list
@@ -143,16 +150,34 @@ freshness:
       description: Newest event timestamp among the values read, ISO8601 in UTC; null when none came back.
       type: str
       sample: "2026-05-01T11:55:00+00:00"
+    oldest_event_timestamp:
+      description: The stalest entity row's event timestamp (a row's oldest value), ISO8601 in UTC.
+      type: str
+      sample: "2026-05-01T11:50:00+00:00"
     age_s:
-      description: Seconds between RV(freshness[].newest_event_timestamp) and now; null when no value came back.
+      description: Seconds between RV(freshness[].oldest_event_timestamp) and now; null when no value came back.
       type: float
-      sample: 300.0
+      sample: 600.0
+    stalest_entity_row:
+      description: The entity row whose values are the oldest.
+      type: dict
+      sample: {driver_id: 1001}
+    future:
+      description: Entity rows with an event further ahead of now than the skew, each as C(entity_row),
+        C(event_timestamp) and C(ahead_s).
+      type: list
+      elements: dict
+    max_future_skew_s:
+      description: The probe's skew.
+      type: int
+      sample: 60
     max_age_s:
       description: The probe's limit.
       type: int
       sample: 7200
     fresh:
-      description: True when every requested value came back and RV(freshness[].age_s) is at most the limit.
+      description: True when every requested value came back, RV(freshness[].age_s) is at most the limit and
+        RV(freshness[].future) is empty.
       type: bool
     missing:
       description: Entity rows with features that came back empty, each as C(entity_row) and C(features).
@@ -193,6 +218,7 @@ def argspec():
             feature_view=dict(type="str", required=True),
             entity_rows=dict(type="list", elements="dict", required=True),
             max_age_s=dict(type="int", required=True),
+            max_future_skew_s=dict(type="int", default=60),
             features=dict(type="list", elements="str"),
         )),
     )

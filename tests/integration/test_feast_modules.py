@@ -158,6 +158,32 @@ def test_feast_info_fresh_then_stale(fresh_project, tmp_path):
     assert result["ok"] is False
 
 
+def test_feast_info_the_stalest_entity_decides_and_an_event_in_the_future_is_not_fresh(fresh_project, tmp_path):
+    """Outside tester's findings (issue 21), against real Feast and Redis: one fresh and one 2-hour-stale entity
+    in one probe (the newest value hid the stale one), and an event 2 hours ahead (a producer's time zone)."""
+    stack = fresh_project
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    insert_driver_stats(stack, [1001], now - timedelta(minutes=5))
+    insert_driver_stats(stack, [1002], now - timedelta(hours=2))
+    insert_driver_stats(stack, [3001], now + timedelta(hours=2))
+    res = playbook("feast_apply", tmp_path, stack)
+    assert res.returncode == 0, output(res)
+    res = playbook("feast_materialize", tmp_path, stack, file="interval.yml", extra=dict(
+        feast_test_start_date=(now - timedelta(hours=3)).isoformat(),
+        feast_test_end_date=(now + timedelta(hours=3)).isoformat()))
+    assert res.returncode == 0, output(res)
+    probes = [dict(feature_view=FEAST_FEATURE_VIEW, entity_rows=[{"driver_id": 1001}, {"driver_id": 1002}],
+                   max_age_s=1800),
+              dict(feature_view=FEAST_FEATURE_VIEW, entity_rows=[{"driver_id": 1001}, {"driver_id": 3001}],
+                   max_age_s=1800)]
+    result, _res = _info(tmp_path, stack, probes)
+    mixed, future = result["freshness"]
+    assert mixed["fresh"] is False and mixed["stalest_entity_row"] == {"driver_id": 1002}, mixed
+    assert 7200 - 120 <= mixed["age_s"] <= 7200 + 600, mixed
+    assert future["fresh"] is False and [f["entity_row"] for f in future["future"]] == [{"driver_id": 3001}], future
+    assert 7200 - 600 <= future["future"][0]["ahead_s"] <= 7200, future
+
+
 def test_feast_info_unreachable_online_store_fails_fast(fresh_project, tmp_path):
     stack = fresh_project
     res = playbook("feast_apply", tmp_path, stack)

@@ -49,7 +49,8 @@ class Inspector(object):
             dict((v.name, v) for v in views)
 
     def probe(self, probe, views, now=None):
-        """One freshness probe ``{feature_view, entity_rows, max_age_s, features}`` through the online store."""
+        """One freshness probe ``{feature_view, entity_rows, max_age_s, max_future_skew_s, features}`` through the
+        online store."""
         name = probe["feature_view"]
         view = views.get(name)
         if view is None and self.repo.registry_missing:
@@ -76,4 +77,5 @@ class Inspector(object):
                 features=["%s:%s" % (name, f) for f in features], entity_rows=rows,
             ).to_dict(include_event_timestamps=True)
         return freshness.evaluate(name, rows, features, response, probe["max_age_s"],
-                                  now or datetime.now(timezone.utc))
+                                  now or datetime.now(timezone.utc),
+                                  max_future_skew_s=probe.get("max_future_skew_s") or 60)

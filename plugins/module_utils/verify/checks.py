@@ -291,15 +291,27 @@ def feast(result, repo):
                 "materialize the feature view (feast materialize-incremental) and check the entity keys of the probe",
                 key="feast.freshness"))
             continue
+        future = probe.get("future") or []
+        if future:
+            out.append(record(
+                "feast", "feast online store", "%s event times not in the future" % view, False,
+                "%s: %s" % (view, "; ".join("entity %s has an event at %s, %s ahead of now" % (
+                    f.get("entity_row"), f.get("event_timestamp"), _duration(f.get("ahead_s"))) for f in future)),
+                "no event more than %s ahead of now" % _duration(probe.get("max_future_skew_s")),
+                "the producer of %s writes event timestamps in the future (its clock or time zone): a future "
+                "value counts as fresh forever and hides a stopped pipeline. Write event_timestamp in UTC at the "
+                "source, then materialize the feature view again" % view, key="feast.freshness"))
+            continue
         age = probe.get("age_s")
         max_age = probe.get("max_age_s")
         fresh = bool(probe.get("fresh"))
-        seen = "%s: newest event %s, %s old" % (
-            view, probe.get("newest_event_timestamp"), _duration(age) if age is not None else "of unknown age")
+        seen = "%s: stalest entity %s, its event %s, %s old (newest event %s)" % (
+            view, probe.get("stalest_entity_row"), probe.get("oldest_event_timestamp"),
+            _duration(age) if age is not None else "of unknown age", probe.get("newest_event_timestamp"))
         out.append(record(
             "feast", "feast online store", "%s fresh" % view, fresh,
             seen + ("" if fresh else " - stale"),
-            "newest event at most %s old" % _duration(max_age),
+            "every probed entity's event at most %s old" % _duration(max_age),
             "online features are stale while reads still succeed: materialization has stopped. Check the "
             "materialize job (CronJob or pipeline) and its log, then run feast materialize-incremental "
             "(baremetal.mlops.feast_materialize) for %s" % view, key="feast.freshness"))

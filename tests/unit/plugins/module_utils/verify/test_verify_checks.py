@@ -72,6 +72,21 @@ def test_feast_stale_and_missing():
     assert not checks.feast({"freshness": []}, "/repo")[0]["ok"]
 
 
+def test_feast_names_the_stalest_entity_and_fails_an_event_in_the_future():
+    result = {"freshness": [
+        {"feature_view": "v", "stalest_entity_row": {"customer_id": 7}, "oldest_event_timestamp": "t-old",
+         "newest_event_timestamp": "t-new", "age_s": 7200.0, "max_age_s": 1800, "fresh": False, "missing": [],
+         "future": []},
+        {"feature_view": "w", "fresh": False, "missing": [], "max_future_skew_s": 60,
+         "future": [{"entity_row": {"customer_id": 3}, "event_timestamp": "t-future", "ahead_s": 7200.0}]}]}
+    recs = {r["check"]: r for r in checks.feast(result, "/repo")}
+    stale = recs["v fresh"]
+    assert not stale["ok"] and "stalest entity {'customer_id': 7}" in stale["seen"] and "2.0 h" in stale["seen"]
+    future = recs["w event times not in the future"]
+    assert not future["ok"] and "{'customer_id': 3}" in future["seen"] and "time zone" in future["fix"]
+    assert "w fresh" not in recs
+
+
 IDENTIFIED = {"names": {"metadata": "fraud", "ready": "fraud", "response": "fraud"}, "versions": ["1"],
               "problems": []}
 
