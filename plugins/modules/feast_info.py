@@ -18,8 +18,8 @@ description:
   - For each of O(probes), reads features through the online store (C(get_online_features)) for the given entity
     rows, with their event timestamps, and tells whether every entity row's values are at most
     O(probes[].max_age_s) old (the stalest row decides, so that one fresh entity never hides a stale one), none
-    lies further in the future than O(probes[].max_future_skew_s) and every value is there (RV(freshness)). RV(stale) lists the views of the probes that are not fresh and RV(ok) is true
-    when there is none.
+    lies further in the future than O(probes[].max_future_skew_s) and every value is there (RV(freshness)).
+    RV(stale) lists the views of the probes that are not fresh and RV(ok) is true when there is none.
   - Stale or missing values do not fail the module, so a play can evaluate them (the platform's verify playbook
     does). An unreachable or refusing registry or online store fails it within O(timeout), naming the store's
     endpoint (C(host:port), never credentials) and the cause.
