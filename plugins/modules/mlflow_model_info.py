@@ -40,6 +40,15 @@ options:
     description: Most versions returned in RV(versions), newest first; V(0) for all.
     type: int
     default: 20
+  check_integrity:
+    description:
+      - Also check that each version of RV(alias_versions) can be loaded the way a model server loads it, into
+        its C(integrity) - its run exists and is not deleted, its files are at MLflow's download URI of the
+        version (read through the artifact repository, the tracking server's proxy where it is one), an
+        C(MLmodel) file is among them, and every file its flavors name is there.
+      - Such problems (deleted artifacts, a bucket that does not exist, a deleted run) are returned, not raised.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -101,7 +110,9 @@ versions:
       last_updated_timestamp: 1795456677790
 alias_versions:
   description: For each alias asked for (or each alias of the model) that exists, the version it points to, with
-    the same keys as the entries of RV(versions).
+    the same keys as the entries of RV(versions); with O(check_integrity), also C(integrity) - C(ok), C(problems)
+    (each a sentence), C(run_id), C(run_status), C(run_lifecycle_stage), C(download_uri), C(files) (the names at
+    the download URI) and C(flavors) (of its MLmodel).
   returned: always
   type: dict
   sample: {champion: {name: fraud-detector, version: 4, source: "models:/m-0a1b2c", run_id: 0a1b2c, status: READY}}
@@ -131,6 +142,7 @@ def argspec():
         name=dict(type="str", required=True),
         aliases=dict(type="list", elements="str"),
         limit=dict(type="int", default=20),
+        check_integrity=dict(type="bool", default=False),
     )
 
 
@@ -165,6 +177,12 @@ def main():
                                    str(number))
                     by_number[number] = registry.version_view(mv, aliases)
                 alias_versions[alias] = by_number[number]
+            if params["check_integrity"]:
+                checked = {}
+                for alias, view in alias_versions.items():
+                    if view["version"] not in checked:
+                        checked[view["version"]] = registry.version_integrity(conn, name, view)
+                    alias_versions[alias] = dict(view, integrity=checked[view["version"]])
     except MlopsError as exc:
         module.fail_json(**exc.fail_kwargs())
     missing = [alias for alias in (wanted or []) if alias not in alias_versions]

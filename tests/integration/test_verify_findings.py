@@ -131,6 +131,42 @@ def test_champion_version_deleted_reports_serves_the_champion_as_not_run_and_fai
     assert_green(run_verify(platform.inventory(), report_dir, "kserve"))
 
 
+def test_a_champion_whose_files_are_gone_or_whose_run_is_deleted_is_not_loadable(platform, stack, report_dir):
+    """Outside tester's finding (issue 21): the champion's artifacts deleted, or its run deleted, and `champion alias
+    resolves` passed (the version is READY). Now the files are read the way a model server loads them."""
+    name = platform.model
+    # A version of its own: a new run's model, registered, its files deleted through MLflow's artifact proxy (the
+    # server deletes them from the object store), the champion alias on it.
+    gone = mlflow_call(
+        stack, "import mlflow, mlflow.sklearn, numpy as np; from sklearn.linear_model import LogisticRegression; "
+        "from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository; "
+        "m = LogisticRegression().fit(np.array([[0.], [1.]]), np.array([0, 1])); "
+        "mlflow.set_experiment('baremetal-mlops-tests'); r = mlflow.start_run(); "
+        "info = mlflow.sklearn.log_model(m, name='model', pip_requirements=['scikit-learn']); mlflow.end_run(); "
+        "v = mlflow.register_model(info.model_uri, sys.argv[1]).version; "
+        "get_artifact_repository(c.get_model_version_download_uri(sys.argv[1], v)).delete_artifacts(); "
+        "c.set_registered_model_alias(sys.argv[1], 'champion', v); print(v)", name).splitlines()[-1]
+    try:
+        run = run_verify(platform.inventory(), report_dir, "mlflow")
+        assert by_key(run)["mlflow.champion"]["ok"], by_key(run)["mlflow.champion"]  # the alias still resolves
+        loadable = assert_fails_with(run, "mlflow.champion_model")
+        assert f"version {gone}" in loadable["seen"] and "no MLmodel file" in loadable["seen"], loadable
+        assert "restore" in loadable["fix"], loadable
+    finally:
+        mlflow_call(stack, "c.set_registered_model_alias(sys.argv[1], 'champion', sys.argv[2]); "
+                    "c.delete_model_version(sys.argv[1], sys.argv[3])", name, platform.versions[0], gone)
+    run_id = mlflow_call(stack, "print(c.get_model_version(sys.argv[1], sys.argv[2]).run_id)", name,
+                         platform.versions[0])
+    mlflow_call(stack, "c.delete_run(sys.argv[1])", run_id)
+    try:
+        run = run_verify(platform.inventory(), report_dir, "mlflow")
+        loadable = assert_fails_with(run, "mlflow.champion_model")
+        assert f"its run {run_id} is deleted" in loadable["seen"], loadable
+    finally:
+        mlflow_call(stack, "c.restore_run(sys.argv[1])", run_id)
+    assert_green(run_verify(platform.inventory(), report_dir, "mlflow"))
+
+
 # -- "not run" is never "ok", and the server's own error travels
 
 

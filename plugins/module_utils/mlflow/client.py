@@ -325,6 +325,29 @@ class MlflowConnection(object):
             drop_pooled_connections()
             raise self.error(exc, action, component=ARTIFACT_COMPONENT)
 
+    def list_artifact_names(self, artifact_uri):
+        """Names of the files and directories directly under ``artifact_uri``, read the way a model server reads
+        them (MLflow's artifact repository for that URI, through the tracking server's proxy where it is one)."""
+        action = "list the files at %s" % artifact_uri
+        try:
+            repo = get_artifact_repository(artifact_uri, tracking_uri=self.raw_uri)
+            return sorted(f.path.rstrip("/").split("/")[-1] for f in repo.list_artifacts())
+        except Exception as exc:  # MLflow raises MlflowException, requests errors, OSError...
+            drop_pooled_connections()
+            raise self.error(exc, action, component=ARTIFACT_COMPONENT)
+
+    def read_artifact_text(self, artifact_uri, path, dst_dir):
+        """The text of the file ``path`` under ``artifact_uri``, downloaded into ``dst_dir``."""
+        action = "read %s of %s" % (path, artifact_uri)
+        try:
+            repo = get_artifact_repository(artifact_uri, tracking_uri=self.raw_uri)
+            local = repo.download_artifacts(path, dst_path=dst_dir)
+            with open(local, encoding="utf-8") as handle:
+                return handle.read()
+        except Exception as exc:  # MLflow raises MlflowException, requests errors, OSError...
+            drop_pooled_connections()
+            raise self.error(exc, action, component=ARTIFACT_COMPONENT)
+
     def get(self, action, method, *args, **kwargs):
         """Like :meth:`call`, but None where MLflow says the thing does not exist."""
         try:

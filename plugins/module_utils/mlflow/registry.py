@@ -13,6 +13,7 @@ and write through it, so every error names the tracking URI.
 
 from __future__ import annotations
 
+import tempfile
 import time
 
 from ansible_collections.baremetal.mlops.plugins.module_utils.mlflow.exceptions import (
@@ -263,3 +264,72 @@ def require_version(conn, name, version):
         "registered model '%s' has no version %d (%s); nothing was changed." % (name, version, have),
         tracking_uri=conn.tracking_uri,
         hint="register that version first (baremetal.mlops.mlflow_model_version) or give an existing version")
+
+
+# The keys of an MLmodel file's flavors that name a file or directory of the model (pyfunc's model_path and data,
+# sklearn's pickled_model, the data of transformers, pytorch and the like).
+FLAVOR_PATH_KEYS = ("model_path", "data", "pickled_model", "model_data", "path", "artifacts_path")
+
+
+def _named_paths(mlmodel):
+    """The top-level files or directories the flavors of a parsed MLmodel name, with the flavor and key."""
+    named = []
+    for flavor, conf in sorted(((mlmodel or {}).get("flavors") or {}).items()):
+        for key in FLAVOR_PATH_KEYS:
+            value = (conf or {}).get(key) if isinstance(conf, dict) else None
+            if isinstance(value, str) and value.strip("/"):
+                named.append(dict(flavor=flavor, key=key, path=value.strip("/").split("/")[0]))
+    return named
+
+
+def version_integrity(conn, name, view):
+    """Whether model ``name``'s version (a :func:`version_view`) can be loaded the way a model server loads it:
+    its run exists and is not deleted, its files are where the registry says (MLflow's download URI of the
+    version, read through the artifact repository), an ``MLmodel`` is among them, and every file its flavors name
+    is there.
+
+    Problems are returned, not raised (a missing bucket or deleted artifacts are the finding, with the artifact
+    store's own words): ``{ok, run_id, run_status, run_lifecycle_stage, download_uri, files, flavors, problems}``.
+    """
+    import yaml  # PyYAML comes with ansible-core
+
+    number = view["version"]
+    problems = []
+    out = dict(ok=False, run_id=view.get("run_id"), run_status=None, run_lifecycle_stage=None, download_uri=None,
+               files=[], flavors=[], problems=problems)
+    run_id = view.get("run_id")
+    if run_id:
+        try:
+            run = conn.get("read run %s of model '%s' version %d" % (run_id, name, number), "get_run", run_id)
+            if run is None:
+                problems.append("its run %s does not exist" % run_id)
+            else:
+                out.update(run_status=run.info.status, run_lifecycle_stage=run.info.lifecycle_stage)
+                if run.info.lifecycle_stage == "deleted":
+                    problems.append("its run %s is deleted" % run_id)
+        except MlflowError as exc:
+            problems.append("its run %s could not be read: %s" % (run_id, exc))
+    try:
+        uri = conn.call("find where model '%s' version %d's files are" % (name, number),
+                        "get_model_version_download_uri", name, str(number))
+        out["download_uri"] = uri
+        out["files"] = files = conn.list_artifact_names(uri)
+        if MLMODEL not in files:
+            held = ("it holds: " + ", ".join(files[:10])) if files else "nothing is there"
+            problems.append("no %s file at %s (%s)" % (MLMODEL, uri, held))
+        else:
+            with tempfile.TemporaryDirectory(prefix="mlops-mlmodel-") as tmp:
+                mlmodel = yaml.safe_load(conn.read_artifact_text(uri, MLMODEL, tmp))
+            out["flavors"] = sorted(((mlmodel or {}).get("flavors") or {}).keys())
+            if not out["flavors"]:
+                problems.append("its %s at %s names no flavor" % (MLMODEL, uri))
+            for named in _named_paths(mlmodel):
+                if named["path"] not in files:
+                    problems.append("its %s names %s (%s %s) but %s holds no such file" % (
+                        MLMODEL, named["path"], named["flavor"], named["key"], uri))
+    except MlflowError as exc:
+        problems.append(str(exc))
+    except yaml.YAMLError as exc:
+        problems.append("its %s is not YAML: %s" % (MLMODEL, str(exc).splitlines()[0]))
+    out["ok"] = not problems
+    return out

@@ -59,6 +59,8 @@ CATALOG = {
         ("mlflow.artifacts", "mlflow artifact store", "artifact written and read back through MLflow",
          "artifact written and read back through MLflow"),
         ("mlflow.champion", "mlflow registry", "champion alias resolves", "the alias on a READY version"),
+        ("mlflow.champion_model", "mlflow artifact store", "champion model loadable",
+         "its run active, an MLmodel and every file its flavors name at the version's download URI"),
     ),
     "feast": (
         ("feast.freshness", "feast online store", "online features fresh", "every probed view fresh"),
@@ -260,19 +262,36 @@ def mlflow_champion(info, model, alias):
                        key="mlflow.champion")]
     version = champion["version"]
     status = version.get("status", "READY")
-    return [record("mlflow", "mlflow registry", check, status == "READY",
-                   "%s@%s -> version %s (%s, source %s)" % (model, alias, version.get("version"), status,
-                                                            version.get("source")),
-                   "alias %s on a READY version" % alias,
-                   "the version behind %s is %s: wait for registration or point the alias at a READY version"
-                   % (alias, status), key="mlflow.champion")]
+    out = [record("mlflow", "mlflow registry", check, status == "READY",
+                  "%s@%s -> version %s (%s, source %s)" % (model, alias, version.get("version"), status,
+                                                           version.get("source")),
+                  "alias %s on a READY version" % alias,
+                  "the version behind %s is %s: wait for registration or point the alias at a READY version"
+                  % (alias, status), key="mlflow.champion")]
+    integrity = ((info or {}).get("alias_versions") or {}).get(alias, {}).get("integrity")
+    if integrity is not None:
+        problems = integrity.get("problems") or []
+        out.append(record(
+            "mlflow", "mlflow artifact store", "%s model loadable" % alias, bool(integrity.get("ok")),
+            "%s@%s (version %s): %s" % (model, alias, version.get("version"), "; ".join(problems) if problems else
+                                        "run %s, MLmodel with %s and the files it names at %s" % (
+                                            integrity.get("run_lifecycle_stage"),
+                                            ", ".join(integrity.get("flavors") or []), integrity.get("download_uri"))),
+            "its run active, an MLmodel and every file its flavors name at the version's download URI",
+            "a model server restarted now could not load %s: restore the version's files (or its run), or register "
+            "a version from a run whose model is in the artifact store and point %s at it" % (alias, alias),
+            key="mlflow.champion_model"))
+    return out
 
 
 def mlflow_champion_not_asked(_ignored=None):
     """verify_mlflow.model is not set: the registry check is left out by the operator's choice."""
     return [not_run("mlflow", "mlflow registry", "champion alias resolves",
                     "verify_mlflow.model is not set (no registered model to check)", "the alias on a READY version",
-                    "", key="mlflow.champion", chosen=True)]
+                    "", key="mlflow.champion", chosen=True),
+            not_run("mlflow", "mlflow artifact store", "champion model loadable",
+                    "verify_mlflow.model is not set (no registered model to check)",
+                    "an MLmodel and the files it names", "", key="mlflow.champion_model", chosen=True)]
 
 
 # -- Feast

@@ -59,6 +59,23 @@ def test_mlflow_champion_missing_alias_and_model():
     assert checks.mlflow_champion(ready, "fraud", "champion")[0]["ok"]
 
 
+def test_champion_whose_files_are_gone_fails_loadable_naming_the_cause():
+    """Outside tester's finding (issue 21): artifacts deleted, the alias still resolved and verify was green."""
+    gone = {"exists": True, "alias_versions": {"champion": {
+        "version": "2", "status": "READY", "source": "models:/m-1",
+        "integrity": {"ok": False, "problems": ["no MLmodel file at mlflow-artifacts:/1/m/artifacts (nothing is there)"],
+                      "flavors": []}}}}
+    resolves, loadable = checks.mlflow_champion(gone, "fraud", "champion")
+    assert resolves["ok"] and not loadable["ok"]
+    assert loadable["check"] == "champion model loadable" and loadable["component"] == "mlflow artifact store"
+    assert "no MLmodel file" in loadable["seen"] and "restore" in loadable["fix"]
+    fine = {"exists": True, "alias_versions": {"champion": {
+        "version": "2", "status": "READY", "source": "models:/m-1",
+        "integrity": {"ok": True, "problems": [], "flavors": ["python_function", "sklearn"],
+                      "run_lifecycle_stage": "active", "download_uri": "u"}}}}
+    assert all(r["ok"] for r in checks.mlflow_champion(fine, "fraud", "champion"))
+
+
 def test_feast_stale_and_missing():
     result = {"freshness": [
         {"feature_view": "driver_hourly_stats", "newest_event_timestamp": "2026-11-20T10:00:00+00:00",
@@ -356,7 +373,7 @@ def test_report_counts_chosen_skips_as_ok():
                                           ("tracking", "params", "metrics", "artifact_write", "artifact_read")]},
                                "u") + checks.mlflow_champion_not_asked()
     rep = report.build(recs, layers=["mlflow"])
-    assert rep["ok"] and rep["counts"] == {"checks": 3, "passed": 2, "failed": 0, "not_run": 0, "skipped": 1}
+    assert rep["ok"] and rep["counts"] == {"checks": 4, "passed": 2, "failed": 0, "not_run": 0, "skipped": 2}
     assert "skipped  mlflow/mlflow registry" in report.summary(rep)
 
 
