@@ -1,11 +1,17 @@
 # The two commands of the README, and a few helpers.
-.PHONY: site test rack-down stack-up stack-down lint sanity unit
+.PHONY: site test test-platform-apps rack-down stack-up stack-down lint sanity unit
 
 site:  ## set up this machine, boot the virtual rack, run site.yml on it
 	scripts/site
 
 test:  ## every gate and test suite, as CI runs it
 	scripts/test
+
+# MLflow, Feast and the training Job on a cluster of their own (not in `make test`: see
+# tests/integration/test_platform_data.py, PLATFORM_APPS). Needs the bundles `make test` builds.
+test-platform-apps:
+	MLOPS_TEST_PLATFORM_APPS=1 .venv/bin/python -m pytest -p no:cacheprovider tests/integration/test_platform_data.py \
+	  -k "mlflow or feast or training" --basetemp=/tmp/mlops-test-apps
 
 rack-down:  ## stop every VM of the virtual rack
 	scripts/vrack down --all

@@ -246,8 +246,20 @@ def wait_object_store_ready(cluster, seconds):
     assert object_store_ready(cluster) == OBJECT_STORE_READY
 
 
+# MLflow, Feast and the training Job on the cluster (issue 23) run only with MLOPS_TEST_PLATFORM_APPS=1 (`make
+# test-platform-apps`), not in `make test`: their images (about 1 GB each) are kept three times on every node (the
+# archive, containerd's content store, the unpacked snapshot), and with them the five nodes and CI's other lanes
+# filled this machine's disk ("no space left on device" importing the images, CI run of 2026-12-07). Without them
+# platform.yml leaves them out (mlops_platform_apps false: it imports only the data layer's images).
+PLATFORM_APPS = os.environ.get("MLOPS_TEST_PLATFORM_APPS") == "1"
+APPS_SKIPPED = ("MLflow, Feast and the training Job on the cluster run with MLOPS_TEST_PLATFORM_APPS=1 "
+                "(make test-platform-apps), not in make test: see PLATFORM_APPS")
+
+
 def platform_args(cluster):
-    return ("-e", f"mlops_platform_bundle_dir={cluster.platform_bundle}", "-e", f"redis_memory_limit={MEMORY_LIMIT}")
+    apps = ("-e", "mlops_platform_apps=true") if PLATFORM_APPS else ()
+    return ("-e", f"mlops_platform_bundle_dir={cluster.platform_bundle}", "-e", f"redis_memory_limit={MEMORY_LIMIT}",
+            *apps)
 
 
 # The data layer's tests run platform.yml without MLflow (its own fixture deploys it after them): a failure of
@@ -961,6 +973,8 @@ def secret_value(cluster, name, key):
 @pytest.fixture(scope="module")
 def mlflow_server(data_layer):
     """MLflow deployed by its own play at -vvv, after the data layer's tests (PostgreSQL healthy again)."""
+    if not PLATFORM_APPS:
+        pytest.skip(APPS_SKIPPED)
     wait_pg_healthy(data_layer, 420)
     t0 = time.monotonic()
     data_layer.mlflow_first_run = play(data_layer, "--tags", "mlflow", "-vvv")
@@ -1187,6 +1201,8 @@ def job_done(cluster, name, seconds=600):
 @pytest.fixture(scope="module")
 def feast_store(data_layer):
     """Feast deployed by its own play at -vvv with the example repository and its producer."""
+    if not PLATFORM_APPS:
+        pytest.skip(APPS_SKIPPED)
     wait_pg_healthy(data_layer, 420)
     t0 = time.monotonic()
     data_layer.feast_first_run = play(data_layer, *feast_args(), "-vvv")
