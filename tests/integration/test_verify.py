@@ -195,6 +195,55 @@ def test_postgresql_close_to_max_connections_is_flagged(platform, stack, report_
     assert_green(run_verify(platform.inventory(), report_dir, "data_services"))
 
 
+def test_redis_evicting_at_maxmemory_is_flagged_on_redis(platform, stack, report_dir):
+    """Outside tester's finding (issue 21): Redis evicting because maxmemory is below what it holds was reported as
+    "materialize the feature view". Only keys with a TTL are evicted here (volatile-lru): Feast's keys have none."""
+    import redis as redis_py
+
+    client = stack.redis()
+    before = client.config_get("maxmemory*")
+    try:
+        client.config_set("maxmemory-policy", "volatile-lru")
+        client.config_set("maxmemory", int(client.info("memory")["used_memory"]) + 2 * 1024 * 1024)
+        for i in range(400):
+            try:
+                client.set(f"verify-evict-{i}", b"x" * 16384, ex=600)
+            except redis_py.exceptions.ResponseError:  # OOM once no key with a TTL is left to evict
+                break
+        assert int(client.info("stats")["evicted_keys"]) > 0
+        run = run_verify(platform.inventory(), report_dir, "data_services")
+        evicting = run.check("redis", "not evicting")
+        assert evicting["status"] == "failed" and "keys evicted" in evicting["seen"], evicting
+        assert "maxmemory" in evicting["fix"] and "materialize" in evicting["fix"], evicting
+    finally:
+        client.config_set("maxmemory", before["maxmemory"])
+        client.config_set("maxmemory-policy", before["maxmemory-policy"])
+        client.delete(*[f"verify-evict-{i}" for i in range(400)])
+        client.close()
+    assert_green(run_verify(platform.inventory(), report_dir, "data_services"))
+
+
+def test_postgresql_without_a_free_connection_fails_headroom_not_reachability(platform, stack, report_dir):
+    """Outside tester's finding (issue 21): with 0 connections left, verify's own connection failed and its fix
+    pointed at the address and credentials. The cause is the database's headroom."""
+    hold = []
+    try:
+        while len(hold) < 500:
+            try:
+                hold.append(psycopg2.connect(**stack.pg()))
+            except psycopg2.OperationalError as exc:
+                assert "slots are reserved" in str(exc) or "too many clients" in str(exc), exc
+                break
+        run = run_verify(platform.inventory(), report_dir, "data_services")
+        headroom = run.check("postgresql", "connection headroom")
+        assert headroom["status"] == "failed" and headroom["key"] == "postgresql.headroom", headroom
+        assert "no connection slot left" in headroom["fix"] and "credentials" not in headroom["fix"].split(",")[0]
+    finally:
+        for conn in hold:
+            conn.close()
+    assert_green(run_verify(platform.inventory(), report_dir, "data_services"))
+
+
 def test_a_selected_layer_without_endpoints_fails_instead_of_passing_silently(platform, report_dir):
     inventory = platform.inventory("unconfigured.yml", verify_redis={})
     run = run_verify(inventory, report_dir, "data_services")

@@ -51,6 +51,7 @@ CATALOG = {
         ("postgresql.headroom", "postgresql", "connection headroom", "enough free connections"),
         ("redis.maxmemory", "redis", "maxmemory set", "maxmemory > 0"),
         ("redis.policy", "redis", "eviction policy", "the expected maxmemory-policy"),
+        ("redis.evictions", "redis", "not evicting", "no keys evicted while at maxmemory"),
         ("s3.roundtrip", "s3", "write and read back", "an object written reads back identical"),
     ),
     "mlflow": (
@@ -105,8 +106,21 @@ def without_fix(message):
     return str(message).split(" Fix: ", maxsplit=1)[0].strip()
 
 
+# Errors whose cause is a check of their own component, not the address or credentials the generic fix names:
+# (component, words in the error, the check's key, its name, what it expects, the fix).
+CAUSES = (
+    ("postgresql", re.compile(r"too many clients already|remaining connection slots are reserved|"
+                              r"no more connections allowed|sorry, too many clients", re.I),
+     "postgresql.headroom", "connection headroom", "enough free connections",
+     "PostgreSQL has no connection slot left (max_connections reached), so even verify could not connect: it is "
+     "the database's headroom, not the address or credentials. Find who holds the connections (pg_stat_activity "
+     "as a superuser), put the clients behind PgBouncer (roles/postgresql's Pooler) or raise max_connections"),
+)
+
+
 def from_error(result, layer, component, check, expected, fix, key=None):
-    """A failed record from a task's failed result (``ansible_failed_result``)."""
+    """A failed record from a task's failed result (``ansible_failed_result``). An error that :data:`CAUSES` knows
+    is recorded on the check of its cause, with that cause's fix."""
     result = result or {}
     msg = result.get("msg") or "the task failed without a message"
     if isinstance(msg, list):
@@ -116,6 +130,9 @@ def from_error(result, layer, component, check, expected, fix, key=None):
         # Our modules append "Fix: <hint>" to the message; the report has a field for it.
         msg = without_fix(msg)
         fix = hint
+    for cause_component, words, cause_key, cause_check, cause_expected, cause_fix in CAUSES:
+        if component == cause_component and words.search(msg):
+            return [record(layer, component, cause_check, False, msg, cause_expected, cause_fix, key=cause_key)]
     return [record(layer, component, check, False, msg, expected, fix, key=key)]
 
 
@@ -186,7 +203,29 @@ def redis(info, endpoint, policy, require_maxmemory=True):
         "%s: maxmemory-policy %s" % (endpoint, seen_policy), "maxmemory-policy %s" % policy,
         "with %s a full Redis answers writes with OOM errors and online features stop updating: set "
         "maxmemory-policy %s" % (seen_policy, policy), key="redis.policy"))
+    evicted = int(info.get("evicted_keys", 0) or 0)
+    used = int(info.get("used_memory", 0) or 0)
+    at_limit = maxmemory > 0 and used >= EVICTING_AT * maxmemory
+    out.append(record(
+        "data_services", "redis", "not evicting", not (evicted and at_limit),
+        "%s: %d keys evicted since it started, used_memory %s of maxmemory %s" % (
+            endpoint, evicted, info.get("used_memory_human", used),
+            info.get("maxmemory_human", maxmemory) if maxmemory else "0 (unlimited)"),
+        "no keys evicted while at maxmemory",
+        "Redis holds more than maxmemory allows and evicts keys: online features go missing (Feast reads them as "
+        "not found) while materialization runs. Raise maxmemory and the pod's memory limit (roles/redis: "
+        "redis_maxmemory, redis_memory_limit) above what the online store holds, then materialize again",
+        key="redis.evictions"))
     return out
+
+
+# Redis counts as evicting when it has evicted keys and its used memory is at this share of maxmemory or above.
+EVICTING_AT = 0.9
+
+
+def redis_evicting(checks):
+    """The failed ``redis.evictions`` record among ``checks`` (the run's records so far), or None."""
+    return next((c for c in checks or () if c.get("key") == "redis.evictions" and not c.get("ok")), None)
 
 
 def s3(result, endpoint, bucket):
@@ -297,16 +336,22 @@ def mlflow_champion_not_asked(_ignored=None):
 # -- Feast
 
 
-def feast(result, repo):
+def feast(result, repo, checks=None):
+    """The freshness probes judged; ``checks`` (the run's records so far) name Redis as the cause of missing values
+    when the data layer found it evicting."""
     out = []
+    evicting = redis_evicting(checks)
     for probe in (result or {}).get("freshness") or []:
         view = probe.get("feature_view")
         missing = probe.get("missing") or []
         if missing:
             out.append(record(
                 "feast", "feast online store", "%s values present" % view, False,
-                "%s: no online value for %s" % (view, ", ".join(str(m) for m in missing)),
+                "%s: no online value for %s" % (view, ", ".join(str(m) for m in missing))
+                + ("; Redis is evicting (%s)" % evicting["seen"] if evicting else ""),
                 "a value for every probed entity and feature",
+                ("the online store's Redis evicts keys (data_services/redis 'not evicting'): " + evicting["fix"])
+                if evicting else
                 "materialize the feature view (feast materialize-incremental) and check the entity keys of the probe",
                 key="feast.freshness"))
             continue

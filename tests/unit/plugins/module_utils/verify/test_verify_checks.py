@@ -342,8 +342,8 @@ def test_report_orders_by_layer_and_fails_empty():
     recs = checks.kserve({"ready": False, "identity": IDENTIFIED}, "m", "u") + checks.redis(
         {"maxmemory": 1, "maxmemory_policy": "allkeys-lru"}, "r", "allkeys-lru")
     rep = report.build(recs)
-    assert [c["layer"] for c in rep["checks"]] == ["data_services"] * 2 + ["kserve"] * 4
-    assert not rep["ok"] and rep["counts"] == {"checks": 6, "passed": 3, "failed": 1, "not_run": 2, "skipped": 0}
+    assert [c["layer"] for c in rep["checks"]] == ["data_services"] * 3 + ["kserve"] * 4
+    assert not rep["ok"] and rep["counts"] == {"checks": 7, "passed": 4, "failed": 1, "not_run": 2, "skipped": 0}
     text = report.summary(rep)
     assert "verify FAILED" in text and "FAIL kserve/kserve: m ready" in text and "fix:" in text
     assert "NOT RUN kserve/kserve: m prediction" in text and "2 not run" in text
@@ -352,7 +352,7 @@ def test_report_orders_by_layer_and_fails_empty():
 
 
 def test_report_completes_every_catalog_check_of_a_selected_layer():
-    # The redis layer recorded one of its two checks; postgresql, s3 and the whole kserve layer nothing.
+    # The redis layer recorded two of its three checks; postgresql, s3 and the whole kserve layer nothing.
     recs = checks.redis({"maxmemory": 1, "maxmemory_policy": "allkeys-lru"}, "r", "allkeys-lru")[1:]
     recs += checks.from_error({"msg": "cannot connect"}, "data_services", "postgresql", "reachable", "x", "start it")
     rep = report.build(recs, layers=["data_services", "kserve"])
@@ -365,7 +365,7 @@ def test_report_completes_every_catalog_check_of_a_selected_layer():
     assert "postgresql 'reachable' did not pass" in headroom["seen"] and "reachable" in headroom["fix"]
     lost = by_key[("kserve", "kserve.identity")]
     assert "no task of verify recorded this check" in lost["seen"]
-    assert not rep["ok"] and rep["counts"]["not_run"] == 7 and rep["counts"]["passed"] == 1
+    assert not rep["ok"] and rep["counts"]["not_run"] == 7 and rep["counts"]["passed"] == 2
 
 
 def test_report_counts_chosen_skips_as_ok():
@@ -381,3 +381,32 @@ def test_report_normalises_records_without_status():
     rep = report.build([{"layer": "hardware", "component": "node", "check": "ran", "ok": False, "seen": "s",
                          "expected": "e", "fix": "f", "host": "w1"}])
     assert rep["checks"][0]["status"] == "failed" and rep["counts"]["failed"] == 1
+
+
+def test_an_error_of_no_free_connection_is_recorded_on_the_headroom_check():
+    """Outside tester's finding (issue 21): 0 connections left was blamed on the address and credentials."""
+    rec = checks.from_error({"msg": 'connection failed: FATAL:  remaining connection slots are reserved for roles '
+                                    'with the SUPERUSER attribute'}, "data_services", "postgresql", "reachable",
+                            "answers", "check the address, port and credentials")[0]
+    assert rec["key"] == "postgresql.headroom" and rec["check"] == "connection headroom" and not rec["ok"]
+    assert "no connection slot left" in rec["fix"] and "address, port" not in rec["fix"]
+    other = checks.from_error({"msg": "password authentication failed"}, "data_services", "postgresql", "reachable",
+                              "answers", "check the address, port and credentials")[0]
+    assert other["check"] == "reachable" and "credentials" in other["fix"]
+    redis = checks.from_error({"msg": "too many clients already"}, "data_services", "redis", "reachable", "x", "y")[0]
+    assert redis["check"] == "reachable"  # the cause is PostgreSQL's only
+
+
+def test_redis_evicting_at_maxmemory_fails_and_becomes_the_cause_of_missing_feast_values():
+    """Outside tester's finding (issue 21): Redis evicting because maxmemory is below what it holds was reported as
+    "materialize the feature view"."""
+    info = {"maxmemory": 1000, "maxmemory_policy": "allkeys-lru", "evicted_keys": 42, "used_memory": 990}
+    recs = {r["key"]: r for r in checks.redis(info, "r:6379", "allkeys-lru")}
+    assert not recs["redis.evictions"]["ok"] and "42 keys evicted" in recs["redis.evictions"]["seen"]
+    assert "redis_maxmemory" in recs["redis.evictions"]["fix"]
+    calm = {"maxmemory": 1000, "maxmemory_policy": "allkeys-lru", "evicted_keys": 42, "used_memory": 300}
+    assert [r for r in checks.redis(calm, "r:6379", "allkeys-lru") if r["key"] == "redis.evictions"][0]["ok"]
+    missing = {"freshness": [{"feature_view": "v", "missing": [{"entity_row": {"id": 1}}], "fresh": False}]}
+    blamed = checks.feast(missing, "/repo", list(recs.values()))[0]
+    assert "Redis is evicting" in blamed["seen"] and "evicts keys" in blamed["fix"]
+    assert "materialize the feature view (feast" in checks.feast(missing, "/repo", [])[0]["fix"]
