@@ -970,15 +970,22 @@ def secret_value(cluster, name, key):
     return base64.b64decode(data[key]).decode()
 
 
-@pytest.fixture(scope="module")
-def mlflow_server(data_layer):
-    """MLflow deployed by its own play at -vvv, after the data layer's tests (PostgreSQL healthy again)."""
+def deploy_app(cluster, *args):
+    """platform.yml with ARGS (the app's tags) at -vvv, once PostgreSQL is healthy again after the data layer's
+    tests; skips without PLATFORM_APPS."""
     if not PLATFORM_APPS:
         pytest.skip(APPS_SKIPPED)
-    wait_pg_healthy(data_layer, 420)
+    wait_pg_healthy(cluster, 420)
     t0 = time.monotonic()
-    data_layer.mlflow_first_run = play(data_layer, "--tags", "mlflow", "-vvv")
-    print(f"playbooks/platform.yml --tags mlflow: {time.monotonic() - t0:.0f} s")
+    res = play(cluster, *args, "-vvv")
+    print(f"playbooks/platform.yml {' '.join(args)}: {time.monotonic() - t0:.0f} s")
+    return res
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(data_layer):
+    """MLflow deployed by its own play."""
+    data_layer.mlflow_first_run = deploy_app(data_layer, "--tags", "mlflow")
     return data_layer
 
 
@@ -1200,13 +1207,8 @@ def job_done(cluster, name, seconds=600):
 
 @pytest.fixture(scope="module")
 def feast_store(data_layer):
-    """Feast deployed by its own play at -vvv with the example repository and its producer."""
-    if not PLATFORM_APPS:
-        pytest.skip(APPS_SKIPPED)
-    wait_pg_healthy(data_layer, 420)
-    t0 = time.monotonic()
-    data_layer.feast_first_run = play(data_layer, *feast_args(), "-vvv")
-    print(f"playbooks/platform.yml --tags feast: {time.monotonic() - t0:.0f} s")
+    """Feast deployed by its own play with the example repository and its producer."""
+    data_layer.feast_first_run = deploy_app(data_layer, *feast_args())
     return data_layer
 
 
@@ -1291,9 +1293,7 @@ print(json.dumps({"version": version.version, "status": version.status, "run_id"
 
 @pytest.fixture(scope="module")
 def trained(feast_store, mlflow_client):
-    t0 = time.monotonic()
-    feast_store.training_first_run = play(feast_store, "--tags", "training", "-vvv")
-    print(f"playbooks/platform.yml --tags training: {time.monotonic() - t0:.0f} s")
+    feast_store.training_first_run = deploy_app(feast_store, "--tags", "training")
     return feast_store
 
 
