@@ -18,6 +18,7 @@ class FilterModule(object):
     def filters(self):
         return {
             "verify_error": checks.from_error,
+            "verify_layer_stopped": checks.layer_stopped,
             "verify_without_fix": checks.without_fix,
             "verify_not_configured": checks.not_configured,
             "verify_not_configured_all": checks.not_configured_all,
@@ -32,6 +33,7 @@ class FilterModule(object):
             "verify_mlflow_champion": checks.mlflow_champion,
             "verify_feast": checks.feast,
             "verify_kserve": checks.kserve,
+            "verify_probe_rows": checks.probe_rows,
             "verify_md_arrays": checks.md_arrays,
             "verify_mount": checks.mount,
             "verify_gpus": checks.gpus,

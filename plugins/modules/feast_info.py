@@ -62,6 +62,13 @@ options:
         description: Features of the view to read (names without the view prefix); default all of them.
         type: list
         elements: str
+  check_schema:
+    description:
+      - Compare each probed feature view's declared features with its batch source's columns and types now
+        (RV(schema)), through the offline store's connection. A column renamed, dropped or retyped at the source
+        breaks materialization while the online store keeps answering with old values.
+    type: bool
+    default: true
 """
 
 EXAMPLES = r"""
@@ -189,6 +196,36 @@ freshness:
       type: list
       elements: dict
       sample: [{conv_rate: 0.51, acc_rate: 0.89, event_timestamp: "2026-05-01T11:55:00+00:00"}]
+schema:
+  description: One result per probed feature view (each once) when O(check_schema) is true.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    feature_view:
+      description: The feature view.
+      type: str
+    source:
+      description: Name of its batch source.
+      type: str
+    checked:
+      description: Whether the source's columns could be compared; false with RV(schema[].error) when its source
+        type cannot list its columns.
+      type: bool
+    columns:
+      description: The source's columns now, each as C(name) and C(type) (the source's type name).
+      type: list
+      elements: dict
+      sample: [{name: customer_id, type: bigint}, {name: amount, type: double precision}]
+    problems:
+      description: Each column that does not match, as C(column), C(feature) and C(problem) (a sentence naming
+        the view, the column and both types); a source that cannot be read is one problem.
+      type: list
+      elements: dict
+      sample: [{column: amount, feature: amount, problem: "customer_transactions_1h: source column amount is double precision (DOUBLE) but feature amount is declared INT64: materialization fails or truncates"}]
+    error:
+      description: Why the schema was not compared; null when it was.
+      type: str
 stale:
   description: Names of the feature views with a probe that is not fresh, sorted.
   returned: always
@@ -196,7 +233,8 @@ stale:
   elements: str
   sample: [driver_hourly_stats]
 ok:
-  description: True when every probe is fresh (also when there is no probe).
+  description: True when every probe is fresh and no probed feature view has a schema problem (also when there is
+    no probe).
   returned: always
   type: bool
 """
@@ -221,6 +259,7 @@ def argspec():
             max_future_skew_s=dict(type="int", default=60),
             features=dict(type="list", elements="str"),
         )),
+        check_schema=dict(type="bool", default=True),
     )
 
 
@@ -239,10 +278,18 @@ def main():
             described, views = inspector.describe()
             described["registry_missing"] = repo.registry_missing
             results = [inspector.probe(probe, views) for probe in params["probes"]]
+            schema = []
+            if params["check_schema"]:
+                names = []
+                for probe in params["probes"]:
+                    if probe["feature_view"] not in names:
+                        names.append(probe["feature_view"])
+                schema = [inspector.schema(name, views) for name in names]
     except MlopsError as exc:
         module.fail_json(**exc.fail_kwargs())
     stale, ok = feast_freshness.summarize(results)
-    module.exit_json(changed=False, freshness=results, stale=stale, ok=ok, **described)
+    ok = ok and not any(entry["problems"] for entry in schema)
+    module.exit_json(changed=False, freshness=results, schema=schema, stale=stale, ok=ok, **described)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,17 @@ options:
       - Such problems (deleted artifacts, a bucket that does not exist, a deleted run) are returned, not raised.
     type: bool
     default: false
+  predict_inputs:
+    description:
+      - Probe inputs, a list of rows (lists of numbers, or dicts of column values for models with named
+        inputs). Each version of RV(alias_versions) and the newest READY version below it (the one it most likely
+        replaced) are loaded as MLflow pyfunc models from their files (downloaded through the artifact
+        repository, as a model server loads them) and predict these rows, into its C(probe).
+      - This is what lets a caller compare a model server's answers with the champion's by evidence, and tell
+        whether the probe can tell the champion from its predecessor at all.
+      - The model's flavor (for example scikit-learn) must be importable on the host that runs the module.
+    type: list
+    elements: raw
 """
 
 EXAMPLES = r"""
@@ -112,7 +123,9 @@ alias_versions:
   description: For each alias asked for (or each alias of the model) that exists, the version it points to, with
     the same keys as the entries of RV(versions); with O(check_integrity), also C(integrity) - C(ok), C(problems)
     (each a sentence), C(run_id), C(run_status), C(run_lifecycle_stage), C(download_uri), C(files) (the names at
-    the download URI) and C(flavors) (of its MLmodel).
+    the download URI) and C(flavors) (of its MLmodel); with O(predict_inputs), also C(probe) - C(version),
+    C(predictions), C(previous_version) (null when there is none), C(previous_predictions) and C(error) (why a
+    version could not load or predict; null when both did).
   returned: always
   type: dict
   sample: {champion: {name: fraud-detector, version: 4, source: "models:/m-0a1b2c", run_id: 0a1b2c, status: READY}}
@@ -143,6 +156,7 @@ def argspec():
         aliases=dict(type="list", elements="str"),
         limit=dict(type="int", default=20),
         check_integrity=dict(type="bool", default=False),
+        predict_inputs=dict(type="list", elements="raw"),
     )
 
 
@@ -156,6 +170,10 @@ def main():
         module.fail_json(msg=problem)
     if params["limit"] < 0:
         module.fail_json(msg="limit: %d is not a number of versions >= 0" % params["limit"])
+    rows = params["predict_inputs"]
+    if rows is not None and (not rows or not all(isinstance(r, (list, dict)) for r in rows)):
+        module.fail_json(msg="predict_inputs: give a non-empty list of rows, each a list of values or a dict of "
+                             "column values")
     name = params["name"]
     try:
         conn = connect(params)
@@ -183,6 +201,14 @@ def main():
                     if view["version"] not in checked:
                         checked[view["version"]] = registry.version_integrity(conn, name, view)
                     alias_versions[alias] = dict(view, integrity=checked[view["version"]])
+            if params["predict_inputs"] is not None:
+                probed = {}
+                for alias, view in alias_versions.items():
+                    if view["version"] not in probed:
+                        previous = registry.previous_version(list(by_number.values()), view["version"])
+                        probed[view["version"]] = registry.probe_predictions(conn, name, view, previous,
+                                                                             params["predict_inputs"])
+                    alias_versions[alias] = dict(alias_versions[alias], probe=probed[view["version"]])
     except MlopsError as exc:
         module.fail_json(**exc.fail_kwargs())
     missing = [alias for alias in (wanted or []) if alias not in alias_versions]

@@ -94,13 +94,15 @@ def set_alias(stack, name: str, alias: str, version: str) -> None:
 class KServeServer:
     """The real KServe ModelServer of servers/kserve_model_server.py, in its own process group."""
 
-    def __init__(self, stack, name: str, version: str, log: Path):
+    def __init__(self, stack, name: str, version: str, log: Path, report_version: str | None = None):
+        """Serves ``name``'s ``version``; ``report_version`` makes it claim another version (old weights that
+        report the new one)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.name = name
         self.log = log
         argv = [sys.executable, str(KSERVE_SERVER), "--port", str(self.port), "--name", name,
-                "--model-uri", f"models:/{name}/{version}", "--version", version]
+                "--model-uri", f"models:/{name}/{version}", "--version", report_version or version]
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(argv, env=mlflow_env(stack), stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)

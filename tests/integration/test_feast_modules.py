@@ -18,6 +18,8 @@ import pytest
 from feast_helpers import (
     FEAST_FEATURE_VIEW,
     FEAST_FEATURES,
+    FEAST_TABLE,
+    _cursor,
     create_offline_table,
     drop_all,
     feast_env,
@@ -182,6 +184,38 @@ def test_feast_info_the_stalest_entity_decides_and_an_event_in_the_future_is_not
     assert 7200 - 120 <= mixed["age_s"] <= 7200 + 600, mixed
     assert future["fresh"] is False and [f["entity_row"] for f in future["future"]] == [{"driver_id": 3001}], future
     assert 7200 - 600 <= future["future"][0]["ahead_s"] <= 7200, future
+
+
+def test_feast_info_names_a_source_column_renamed_retyped_or_a_source_dropped(fresh_project, tmp_path):
+    """Outside tester's finding (issue 21): the feature source's column renamed, dropped or retyped left verify
+    green (the online store kept answering). Against the real PostgreSQL offline store."""
+    stack = fresh_project
+    insert_driver_stats(stack, [1001], datetime.now(timezone.utc) - timedelta(minutes=5))
+    res = playbook("feast_apply", tmp_path, stack)
+    assert res.returncode == 0, output(res)
+    probes = [dict(feature_view=FEAST_FEATURE_VIEW, entity_rows=[{"driver_id": 1001}], max_age_s=3600)]
+    result, _res = _info(tmp_path, stack, probes)
+    [schema] = result["schema"]
+    assert schema["checked"] is True and schema["problems"] == [], schema
+    assert {"name": "conv_rate", "type": "double precision"} in schema["columns"], schema
+
+    with _cursor(stack) as cur:
+        cur.execute(f"ALTER TABLE {FEAST_TABLE} RENAME COLUMN conv_rate TO conversion_rate")
+        cur.execute(f"ALTER TABLE {FEAST_TABLE} ALTER COLUMN acc_rate TYPE text USING acc_rate::text")
+    result, _res = _info(tmp_path, stack, probes)
+    problems = {p["column"]: p["problem"] for p in result["schema"][0]["problems"]}
+    assert set(problems) == {"conv_rate", "acc_rate"}, problems
+    assert "no longer has" in problems["conv_rate"] and "conversion_rate" in problems["conv_rate"]
+    assert "acc_rate is text (STRING)" in problems["acc_rate"], problems
+    assert result["ok"] is False
+
+    with _cursor(stack) as cur:
+        cur.execute(f"DROP TABLE {FEAST_TABLE}")
+    result, _res = _info(tmp_path, stack, probes)
+    [problem] = result["schema"][0]["problems"]
+    assert "cannot be read" in problem["problem"] and FEAST_TABLE in problem["problem"], problem
+    for secret in (stack.vars["MLOPS_PG_PASSWORD"],):
+        assert secret not in json.dumps(result)
 
 
 def test_feast_info_unreachable_online_store_fails_fast(fresh_project, tmp_path):

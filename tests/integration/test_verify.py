@@ -20,7 +20,15 @@ import threading
 import psycopg2
 import pytest
 
-from platform_helpers import EXPECTED_V2, STALE_DRIVER, free_port, refresh_feast, run_verify, set_alias
+from platform_helpers import (
+    EXPECTED_V2,
+    STALE_DRIVER,
+    KServeServer,
+    free_port,
+    refresh_feast,
+    run_verify,
+    set_alias,
+)
 
 SERVICE_LAYERS = "data_services,mlflow,feast,kserve"
 
@@ -77,8 +85,33 @@ def test_stale_feast_values_behind_successful_reads_fail_as_stale(platform, stac
     failed = assert_fails(run, "feast online store")
     assert "stale" in failed[0]["seen"] and re.search(r"3\.\d h old", failed[0]["seen"]), failed
     assert "materializ" in failed[0]["fix"]
+    # Materialization ran when the platform was set up (minutes ago): the source's data is old, not the job.
+    assert "producer stopped writing" in failed[0]["fix"], failed[0]
+    assert "last materialization ended" in failed[0]["seen"], failed[0]
     refresh_feast(stack, [STALE_DRIVER])
     assert_green(run_verify(inventory, report_dir, "feast"))
+
+
+def test_a_source_column_renamed_fails_the_views_schema_naming_the_column(platform, stack, report_dir):
+    """Issue 21: the feature source's column renamed (materialization then fails) left verify green, because the
+    online store kept answering with the values it had."""
+    conn = psycopg2.connect(**stack.pg("feast"))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("ALTER TABLE driver_hourly_stats RENAME COLUMN acc_rate TO acceptance_rate")
+        run = run_verify(platform.inventory(), report_dir, "feast")
+        assert run.proc.returncode != 0, run.explain()
+        schema = run.check("feast offline store", "schema matches its source")
+        assert schema["status"] == "failed" and "acc_rate" in schema["seen"], schema
+        assert "acceptance_rate" in schema["seen"], schema
+        # The online values are still there and fresh: only the schema check can see this.
+        assert run.check("feast online store", "fresh")["status"] == "passed", run.explain()
+    finally:
+        with conn.cursor() as cur:
+            cur.execute("ALTER TABLE driver_hourly_stats RENAME COLUMN acceptance_rate TO acc_rate")
+        conn.close()
+    assert_green(run_verify(platform.inventory(), report_dir, "feast"))
 
 
 def test_champion_moved_away_from_the_served_version_reports_both(platform, stack, report_dir):
@@ -89,8 +122,11 @@ def test_champion_moved_away_from_the_served_version_reports_both(platform, stac
         mismatch = [c for c in failed if "serves the champion" in c["check"]]
         assert mismatch, failed
         assert "serves version 1; registry champion is version 2" in mismatch[0]["seen"]
-        # The prediction still matches what version 1 answers: only the version check catches it.
+        # The prediction still matches the probe's expected answer (version 1's); verify's own load of the
+        # champion predicts differently, and says the server answers as version 1.
         assert run.check("kserve", "prediction")["ok"]
+        answers = run.check("kserve", "answers as the champion")
+        assert answers["status"] == "failed" and "answers as version 1 does" in answers["seen"], answers
         # A probe expecting version 2's answer catches the served model too.
         expecting_v2 = platform.inventory("v2.yml", verify_kserve={"expected": EXPECTED_V2})
         run = run_verify(expecting_v2, report_dir, "kserve")
@@ -98,6 +134,36 @@ def test_champion_moved_away_from_the_served_version_reports_both(platform, stac
     finally:
         set_alias(stack, platform.model, "champion", platform.versions[0])
     assert_green(run_verify(platform.inventory(), report_dir, "kserve"))
+
+
+def test_old_weights_reporting_the_new_version_fail_by_their_answers(platform, stack, report_dir, tmp_path):
+    """Issue 21: a server with version 1's weights that reports version 2 passed "serves the champion". Verify now
+    loads the champion itself and compares answers; a probe on which both versions agree fails as a probe."""
+    impostor = KServeServer(stack, platform.model, platform.versions[0], tmp_path / "impostor.log",
+                            report_version=platform.versions[1])
+    set_alias(stack, platform.model, "champion", platform.versions[1])
+    try:
+        impostor.wait_ready()
+        inventory = platform.inventory("impostor.yml", verify_kserve={"url": impostor.url, "expected": None})
+        run = run_verify(inventory, report_dir, "kserve")
+        assert run.check("kserve", "serves the champion")["status"] == "passed", run.explain()
+        answers = run.check("kserve", "answers as the champion")
+        assert answers["status"] == "failed" and "answers as version 1 does" in answers["seen"], answers
+        assert run.proc.returncode != 0
+        # Rows on which versions 1 and 2 agree ([0,0] -> 0, [1,1] -> 1) cannot tell them apart: a failure too.
+        blind = {"inputs": [{"name": "input-0", "shape": [2, 2], "datatype": "FP64", "data": [0.0, 0.0, 1.0, 1.0]}]}
+        inventory = platform.inventory("blind.yml", verify_kserve={"url": impostor.url, "expected": None,
+                                                                   "predict": blind})
+        run = run_verify(inventory, report_dir, "kserve")
+        answers = run.check("kserve", "answers as the champion")
+        assert answers["status"] == "failed", answers
+        assert "cannot tell the champion (version 2) from version 1" in answers["seen"], answers
+    finally:
+        set_alias(stack, platform.model, "champion", platform.versions[0])
+        impostor.stop()
+    run = run_verify(platform.inventory(), report_dir, "kserve")
+    assert_green(run)
+    assert "no earlier version" in run.check("kserve", "answers as the champion")["seen"]
 
 
 @contextlib.contextmanager
@@ -251,6 +317,28 @@ def test_a_selected_layer_without_endpoints_fails_instead_of_passing_silently(pl
     assert "verify_redis is not set" in run.check("redis", "configured")["seen"]
     # What it blocks is reported "not run" (a failure), not dropped.
     assert run.check("redis", "eviction policy")["status"] == "not_run"
+
+
+def test_invalid_settings_of_one_layer_name_that_layer_and_the_other_layers_still_run(platform, report_dir):
+    """Issue 21: a failure in one layer's argument validation named no component, and the later layers were
+    blamed. Now the layer's settings fail by name, its checks are "not run" because of them, and the other
+    layers run and pass."""
+    inventory = platform.inventory("invalid-redis.yml", verify_redis={"port": "six-three-seven-nine"},
+                                   verify_feast={"probes": "not a list of probes"})
+    run = run_verify(inventory, report_dir, "data_services,mlflow,feast")
+    assert run.report is not None, run.explain()
+    assert run.proc.returncode != 0, run.explain()
+    settings = run.check("data_services settings", "settings valid")
+    assert settings["status"] == "failed" and settings["layer"] == "data_services", settings
+    assert "port" in settings["seen"] and "data_services" in settings["seen"], settings
+    feast = run.check("feast settings", "settings valid")
+    assert feast["status"] == "failed" and "probes" in feast["seen"], feast
+    assert run.check("redis", "eviction policy")["status"] == "not_run"
+    assert "settings valid" in run.check("redis", "eviction policy")["seen"]
+    # The layer between them ran, judged on its own.
+    assert run.check("mlflow", "tracking: run, param and metric written and read back")["status"] == "passed"
+    assert not [c for c in run.failures if c["layer"] == "verify"], run.failures
+    assert not [c for c in run.failures if c["layer"] == "mlflow"], run.failures
 
 
 def kserve_info(args: dict):

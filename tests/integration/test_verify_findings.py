@@ -123,7 +123,10 @@ def test_champion_version_deleted_reports_serves_the_champion_as_not_run_and_fai
         champ = assert_fails_with(run, "kserve.champion")
         assert champ["status"] == "not_run" and "no alias champion" in champ["seen"], champ
         assert "alias" in champ["fix"]
-        assert "1 not run" in run.report_dir.joinpath("verify-summary.txt").read_text()
+        # The answers cannot be compared with an unknown champion either.
+        answers = assert_fails_with(run, "kserve.champion_predictions")
+        assert answers["status"] == "not_run" and "champion is unknown" in answers["seen"], answers
+        assert "2 not run" in run.report_dir.joinpath("verify-summary.txt").read_text()
         assert extra not in platform.versions
     finally:
         mlflow_call(stack, "c.set_registered_model_alias(sys.argv[1], 'champion', sys.argv[2])", name,

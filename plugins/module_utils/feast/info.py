@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from ansible_collections.baremetal.mlops.plugins.module_utils.feast import freshness
+from ansible_collections.baremetal.mlops.plugins.module_utils.feast import schema as feast_schema
 from ansible_collections.baremetal.mlops.plugins.module_utils.feast.exceptions import FeastError
 from ansible_collections.baremetal.mlops.plugins.module_utils.feast.materialize import iso, intervals_of
 
@@ -79,3 +80,45 @@ class Inspector(object):
         return freshness.evaluate(name, rows, features, response, probe["max_age_s"],
                                   now or datetime.now(timezone.utc),
                                   max_future_skew_s=probe.get("max_future_skew_s") or 60)
+
+    def schema(self, name, views):
+        """The feature view ``name``'s declared features against its batch source's columns now:
+        ``{feature_view, source, checked, columns, problems, error}``. ``checked`` is false (with ``error``) when
+        the source cannot say its columns (a source type without that API); a source that cannot be read (its
+        table dropped) is a problem of the view, not a failure of the module."""
+        view = views.get(name)
+        out = dict(feature_view=name, source=None, checked=False, columns=[], problems=[], error=None)
+        if view is None:
+            out["error"] = "feature view %s is not in the registry" % name
+            return out
+        source = view.batch_source
+        out["source"] = getattr(source, "name", None) or type(source).__name__
+        try:
+            mapper = source.source_datatype_to_feast_value_type()
+        except NotImplementedError:
+            out["error"] = "%s sources cannot list their columns" % type(source).__name__
+            return out
+        try:
+            with self.repo.errors("read the columns of %s's source %s" % (name, out["source"]), bounded=True):
+                raw = list(source.get_table_column_names_and_types(self.store.config))
+                columns = []
+                for column, source_type in raw:
+                    value_type = mapper(str(source_type))
+                    value_type = getattr(value_type, "name", str(value_type))
+                    columns.append((column, str(source_type), None if value_type == "UNKNOWN" else value_type))
+        except NotImplementedError:
+            out["error"] = "%s sources cannot list their columns" % type(source).__name__
+            return out
+        except FeastError as exc:
+            out["checked"] = True
+            out["problems"] = [dict(column=None, feature=None, problem="%s: its source %s cannot be read: %s" % (
+                name, out["source"], exc.msg))]
+            return out
+        features = [(f.name, f.dtype.to_value_type().name) for f in view.features]
+        out["checked"] = True
+        out["columns"] = [dict(name=c, type=t) for c, t, _v in columns]
+        out["problems"] = feast_schema.compare(
+            name, features, columns, field_mapping=getattr(source, "field_mapping", None) or {},
+            timestamp_field=getattr(source, "timestamp_field", None) or None,
+            join_keys=[c.name for c in (view.entity_columns or [])])
+        return out

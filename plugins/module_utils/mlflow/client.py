@@ -348,6 +348,29 @@ class MlflowConnection(object):
             drop_pooled_connections()
             raise self.error(exc, action, component=ARTIFACT_COMPONENT)
 
+    def predict(self, artifact_uri, inputs, dst_dir):
+        """The predictions of the model at ``artifact_uri`` for ``inputs``, loaded as an MLflow pyfunc model from
+        its files downloaded through the artifact repository (as a model server loads it). ``inputs`` is a list of
+        rows: lists (a numeric array) or dicts (a table with named columns). Returns a JSON-ready list."""
+        action = "load the model at %s and predict the probe inputs" % artifact_uri
+        try:
+            import mlflow.pyfunc
+            import numpy
+
+            repo = get_artifact_repository(artifact_uri, tracking_uri=self.raw_uri)
+            local = repo.download_artifacts("", dst_path=dst_dir)
+            model = mlflow.pyfunc.load_model(local)
+            if inputs and all(isinstance(row, dict) for row in inputs):
+                import pandas
+
+                data = pandas.DataFrame(list(inputs))
+            else:
+                data = numpy.asarray(inputs)
+            return json_ready(model.predict(data))
+        except Exception as exc:  # MLflow, the flavor's library, numpy: whatever loading or predicting raises
+            drop_pooled_connections()
+            raise self.error(exc, action, component=ARTIFACT_COMPONENT)
+
     def get(self, action, method, *args, **kwargs):
         """Like :meth:`call`, but None where MLflow says the thing does not exist."""
         try:
@@ -356,6 +379,19 @@ class MlflowConnection(object):
             if exc.kind == "not_found":
                 return None
             raise
+
+
+def json_ready(value):
+    """A model's output (numpy array, pandas frame or series, scalars) as plain JSON values."""
+    if hasattr(value, "to_numpy"):
+        value = value.to_numpy()
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, dict):
+        return dict((str(k), json_ready(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
 
 
 def connect(params):

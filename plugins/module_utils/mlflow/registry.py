@@ -333,3 +333,33 @@ def version_integrity(conn, name, view):
         problems.append("its %s is not YAML: %s" % (MLMODEL, str(exc).splitlines()[0]))
     out["ok"] = not problems
     return out
+
+
+def previous_version(versions, number):
+    """The newest READY version below ``number`` among ``versions`` (:func:`version_view` dicts), or None: the
+    version a champion most likely replaced, which a probe must tell apart from it."""
+    older = [v for v in versions if v["version"] < number and v.get("status") == "READY"]
+    return max(older, key=lambda v: v["version"]) if older else None
+
+
+def probe_predictions(conn, name, view, previous, inputs):
+    """Predictions of model ``name``'s version ``view`` and of ``previous`` (or None) for the probe ``inputs``:
+    ``{version, predictions, previous_version, previous_predictions, error}``. A version that cannot be loaded
+    or predict is reported in ``error`` (its words), not raised."""
+    out = dict(version=view["version"], predictions=None, previous_version=None, previous_predictions=None,
+               error=None)
+    for key, version in (("predictions", view), ("previous_predictions", previous)):
+        if version is None:
+            continue
+        number = version["version"]
+        if key == "previous_predictions":
+            out["previous_version"] = number
+        try:
+            uri = conn.call("find where model '%s' version %d's files are" % (name, number),
+                            "get_model_version_download_uri", name, str(number))
+            with tempfile.TemporaryDirectory(prefix="mlops-probe-") as tmp:
+                out[key] = conn.predict(uri, inputs, tmp)
+        except MlflowError as exc:
+            out["error"] = "version %d: %s" % (number, exc.msg)
+            break
+    return out

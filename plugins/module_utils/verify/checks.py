@@ -28,6 +28,7 @@ unit-tested. The filter plugin ``baremetal.mlops.verify`` exposes them to the
 
 from __future__ import annotations
 
+import datetime
 import re
 
 LAYERS = ("hardware", "kubernetes", "data_services", "mlflow", "feast", "kserve")
@@ -65,12 +66,17 @@ CATALOG = {
     ),
     "feast": (
         ("feast.freshness", "feast online store", "online features fresh", "every probed view fresh"),
+        ("feast.schema", "feast offline store", "feature views match their sources",
+         "every probed view's source columns present, with types that convert without truncation"),
     ),
     "kserve": (
         ("kserve.identity", "kserve", "model identity", "the endpoint answers as the configured model"),
         ("kserve.ready", "kserve", "model ready", "model ready"),
         ("kserve.prediction", "kserve", "prediction", "the expected prediction"),
         ("kserve.champion", "kserve", "serves the champion", "served version == registry champion"),
+        ("kserve.champion_predictions", "kserve", "answers as the champion",
+         "the server's predictions on the probe == the registry champion's, and the probe tells the champion "
+         "from the version before it"),
     ),
 }
 
@@ -134,6 +140,30 @@ def from_error(result, layer, component, check, expected, fix, key=None):
         if component == cause_component and words.search(msg):
             return [record(layer, component, cause_check, False, msg, cause_expected, cause_fix, key=cause_key)]
     return [record(layer, component, check, False, msg, expected, fix, key=key)]
+
+
+ARG_SPEC_TASK = re.compile(r"^Validating arguments against arg spec '?([A-Za-z_]+)")
+LAYER_VARIABLES = {"kubernetes": "verify_kubernetes", "data_services": "verify_postgresql, verify_redis, verify_s3",
+                   "mlflow": "verify_mlflow", "feast": "verify_feast", "kserve": "verify_kserve"}
+
+
+def layer_stopped(result, layer, task_name=None):
+    """The record of a layer whose tasks stopped outside its checks. A failure of the role's argument validation
+    (the first task of the layer) is that layer's settings being invalid, named so; the variables' values are not
+    repeated (argument_specs messages may quote them)."""
+    result = result or {}
+    task_name = str(task_name or "")
+    if ARG_SPEC_TASK.match(task_name) or result.get("argument_errors"):
+        errors = result.get("argument_errors") or [result.get("msg") or "invalid settings"]
+        return [record(layer, "%s settings" % layer, "settings valid", False,
+                       "%s: %s" % (layer, "; ".join(str(e) for e in errors)),
+                       "%s valid for roles/verify/meta/argument_specs.yml (entry point %s)" % (
+                           LAYER_VARIABLES.get(layer, "the layer's variables"), layer),
+                       "correct the %s settings named above in the inventory; the other layers ran" % layer,
+                       key="%s.settings" % layer)]
+    return from_error(result, layer, task_name or layer, "%s layer ran to the end" % layer,
+                      "every check of the layer ran", "a task of the %s layer failed outside its checks: see the "
+                      "message; the other layers ran" % layer, key="%s.layer" % layer)
 
 
 def not_configured(layer, component, variable):
@@ -341,6 +371,8 @@ def feast(result, repo, checks=None):
     when the data layer found it evicting."""
     out = []
     evicting = redis_evicting(checks)
+    views = dict((v.get("name"), v) for v in (result or {}).get("feature_views") or [])
+    schema = dict((e.get("feature_view"), e) for e in (result or {}).get("schema") or [])
     for probe in (result or {}).get("freshness") or []:
         view = probe.get("feature_view")
         missing = probe.get("missing") or []
@@ -372,18 +404,63 @@ def feast(result, repo, checks=None):
         seen = "%s: stalest entity %s, its event %s, %s old (newest event %s)" % (
             view, probe.get("stalest_entity_row"), probe.get("oldest_event_timestamp"),
             _duration(age) if age is not None else "of unknown age", probe.get("newest_event_timestamp"))
+        fix = _stale_fix(view, views.get(view), max_age, schema.get(view))
+        if not fresh and view in views:
+            seen += "; last materialization ended %s" % (views[view].get("last_materialization_end") or "never")
         out.append(record(
             "feast", "feast online store", "%s fresh" % view, fresh,
             seen + ("" if fresh else " - stale"),
-            "every probed entity's event at most %s old" % _duration(max_age),
-            "online features are stale while reads still succeed: materialization has stopped. Check the "
-            "materialize job (CronJob or pipeline) and its log, then run feast materialize-incremental "
-            "(baremetal.mlops.feast_materialize) for %s" % view, key="feast.freshness"))
+            "every probed entity's event at most %s old" % _duration(max_age), fix, key="feast.freshness"))
+    for entry in (result or {}).get("schema") or []:
+        out.append(_feast_schema(entry))
     if not out:
         out.append(record("feast", "feast online store", "freshness probes", False,
                           "%s: no freshness probe ran" % repo, "at least one probe in verify_feast.probes",
                           "add probes (feature view, entity rows, max_age_s) to verify_feast", key="feast.freshness"))
     return out
+
+
+def _stale_fix(view, described, max_age, schema=None):
+    """Why a view is stale, from its last successful materialization (Feast records only successful ones) and
+    its schema check."""
+    if schema and schema.get("problems"):
+        return ("the source of %s no longer matches the feature view (see '%s schema matches its source'): "
+                "materialization fails on it. Fix the source or the feature view, apply, then materialize"
+                % (view, view))
+    end = (described or {}).get("last_materialization_end")
+    if not end:
+        return ("%s was never materialized: run feast materialize-incremental (baremetal.mlops.feast_materialize) "
+                "and check that the materialize job (CronJob or pipeline) exists" % view)
+    try:
+        ended = datetime.datetime.fromisoformat(str(end))
+        if ended.tzinfo is None:
+            ended = ended.replace(tzinfo=datetime.timezone.utc)
+        since = (datetime.datetime.now(datetime.timezone.utc) - ended).total_seconds()
+    except ValueError:
+        since = None
+    if since is not None and max_age is not None and since <= max_age:
+        return ("materialization of %s succeeded %s ago but the values it found are old: the source's producer "
+                "stopped writing (or writes old event times). Check the job that fills the source table"
+                % (view, _duration(since)))
+    return ("materialization of %s has not succeeded since %s: the materialize job (CronJob or pipeline) is "
+            "failing or not running. Check its log, then run feast materialize-incremental "
+            "(baremetal.mlops.feast_materialize) for %s" % (view, end, view))
+
+
+def _feast_schema(entry):
+    view = entry.get("feature_view")
+    check = "%s schema matches its source" % view
+    expected = "every feature's source column present, with a type that converts without truncation"
+    if not entry.get("checked"):
+        return not_run("feast", "feast offline store", check, "%s: %s" % (view, entry.get("error")), expected,
+                       "", key="feast.schema", chosen=True)
+    problems = entry.get("problems") or []
+    return record("feast", "feast offline store", check, not problems,
+                  "; ".join(p.get("problem") or "" for p in problems) if problems else
+                  "%s: %d source column(s) match its features" % (view, len(entry.get("columns") or [])),
+                  expected, "make the source's columns match the feature view again (a renamed column: "
+                  "field_mapping), or change the feature view's schema and apply it; then materialize",
+                  key="feast.schema")
 
 
 # -- KServe
@@ -420,7 +497,9 @@ def kserve(result, model, url, champion=None, compare_version=True):
     out = [ident]
     later = [("kserve.ready", "%s ready" % model, "model ready"),
              ("kserve.prediction", "%s prediction" % model, "the expected prediction"),
-             ("kserve.champion", "%s serves the champion" % model, "served version == registry champion")]
+             ("kserve.champion", "%s serves the champion" % model, "served version == registry champion"),
+             ("kserve.champion_predictions", "%s answers as the champion" % model,
+              "the server's predictions on the probe == the champion's")]
     if problems:
         return out + [blocked("kserve", "kserve", c, key, exp, ident) for key, c, exp in later]
     ready = record("kserve", "kserve", "%s ready" % model, result.get("ready"),
@@ -432,6 +511,7 @@ def kserve(result, model, url, champion=None, compare_version=True):
         return out + [blocked("kserve", "kserve", check, key, expected, ready) for key, check, expected in later[1:]]
     out.append(_kserve_prediction(result, model, url))
     out.append(_kserve_champion(result, model, url, champion, compare_version))
+    out.append(_kserve_champion_predictions(result, model, url, champion, compare_version))
     return out
 
 
@@ -474,6 +554,95 @@ def _kserve_champion(result, model, url, champion, compare_version):
                   "served version == registry champion (%s)" % want,
                   "roll the InferenceService out to the champion (models:/%s@champion), or move the "
                   "alias back if the promotion was a mistake" % model, key="kserve.champion")
+
+
+def probe_rows(predict):
+    """The rows of a KServe probe request (verify_kserve.predict), for loading the champion and predicting the same
+    rows: V1 ``instances`` as they are, V2's first input's flat ``data`` cut into rows by its ``shape``. None when
+    there is no probe or its shape cannot be read."""
+    if not isinstance(predict, dict):
+        return None
+    if isinstance(predict.get("instances"), list) and predict["instances"]:
+        return predict["instances"]
+    inputs = predict.get("inputs")
+    if not isinstance(inputs, list) or not inputs or not isinstance(inputs[0], dict):
+        return None
+    data, shape = inputs[0].get("data"), inputs[0].get("shape") or []
+    if not isinstance(data, list) or not data:
+        return None
+    if data and isinstance(data[0], list):
+        return data
+    if len(shape) == 2 and shape[0] * shape[1] == len(data):
+        width = int(shape[1])
+        return [data[i:i + width] for i in range(0, len(data), width)]
+    if len(shape) == 1:
+        return [[value] for value in data]
+    return None
+
+
+def _only_output(prediction):
+    if isinstance(prediction, dict) and len(prediction) == 1:
+        return next(iter(prediction.values()))
+    return prediction
+
+
+def _kserve_champion_predictions(result, model, url, champion, compare_version):
+    """Identity by evidence: the server's answers to the probe against the champion's own, loaded by verify from
+    the registry; and whether the probe can tell the champion from the version before it at all."""
+    from ansible_collections.baremetal.mlops.plugins.module_utils.kserve.endpoint import compare
+
+    check = "%s answers as the champion" % model
+    expected = "the server's predictions on the probe == the registry champion's (loaded by verify)"
+    key = "kserve.champion_predictions"
+    if not compare_version:
+        return not_run("kserve", "kserve", check, "verify_kserve.compare_version is false", expected, "", key=key,
+                       chosen=True)
+    if result.get("prediction") is None:
+        return not_run("kserve", "kserve", check, "verify_kserve.predict not set (no probe request)", expected,
+                       "give verify_kserve.predict: without a probe, only the version the server reports is "
+                       "compared, and old weights that report the new version pass", key=key)
+    version = (champion or {}).get("version")
+    if not version:
+        return not_run("kserve", "kserve", check, "the registry champion is unknown: %s" % (
+            (champion or {}).get("problem") or "not resolved"), expected,
+            (champion or {}).get("fix") or "set verify_mlflow (tracking_uri, model, alias)", key=key)
+    probe = version.get("probe")
+    number = version.get("version")
+    if not probe:
+        return not_run("kserve", "kserve", check, "the champion was not asked to predict the probe (its rows could "
+                       "not be read from verify_kserve.predict)", expected,
+                       "give verify_kserve.predict as V1 instances or a V2 input with a 2-D shape", key=key)
+    if probe.get("error") or probe.get("predictions") is None:
+        return record("kserve", "kserve", check, False,
+                      "%s: the champion (version %s) could not predict the probe in verify: %s" % (
+                          model, number, probe.get("error") or "no predictions"), expected,
+                      "see 'champion model loadable' in the mlflow layer; the model's flavor library must be "
+                      "installed where verify runs", key=key)
+    served = _only_output(result["prediction"])
+    mine = probe["predictions"]
+    diff = compare(served, mine)
+    previous = probe.get("previous_version")
+    if diff:
+        as_previous = previous is not None and compare(served, probe.get("previous_predictions")) is None
+        return record("kserve", "kserve", check, False,
+                      "%s at %s answers %s; the champion (version %s) predicts %s (%s)%s" % (
+                          model, url, _short(served), number, _short(mine), diff,
+                          "; the server answers as version %s does" % previous if as_previous else ""),
+                      expected, "the server serves other weights than the champion whatever version it reports: "
+                      "roll the InferenceService out to models:/%s@champion (its storageUri) and restart its "
+                      "predictor" % model, key=key)
+    if previous is not None and compare(probe.get("previous_predictions"), mine) is None:
+        return record("kserve", "kserve", check, False,
+                      "the probe cannot tell the champion (version %s) from version %s: both predict %s" % (
+                          number, previous, _short(mine)), expected,
+                      "add probe rows to verify_kserve.predict on which version %s and version %s answer "
+                      "differently; until then a server with the old weights passes" % (number, previous), key=key)
+    return record("kserve", "kserve", check, True,
+                  "%s answers %s, as the champion (version %s) does%s" % (
+                      model, _short(served), number,
+                      "; version %s answers %s" % (previous, _short(probe.get("previous_predictions")))
+                      if previous is not None else "; there is no earlier version to tell it from"),
+                  expected, "", key=key)
 
 
 # -- nodes

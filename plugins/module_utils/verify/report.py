@@ -49,12 +49,15 @@ def normalise(check):
 def _blocker(records, layer, component):
     """The record that most likely stopped a missing check: a failure of its component, its layer, or verify."""
     bad = [r for r in records if not r["ok"]]
-    for match in (lambda r: r.get("layer") == layer and r.get("component") == component,
-                  lambda r: r.get("layer") == layer,
-                  lambda r: r.get("layer") == "verify"):
-        found = [r for r in bad if match(r)]
-        if found:
-            return found[0]
+    matches = (lambda r: r.get("layer") == layer and r.get("component") == component,
+               lambda r: r.get("layer") == layer,
+               lambda r: r.get("layer") == "verify")
+    # A failure first (the root cause: a layer's invalid settings), then a check that did not run itself.
+    for candidates in ([r for r in bad if r["status"] == FAILED], bad):
+        for match in matches:
+            found = [r for r in candidates if match(r)]
+            if found:
+                return found[0]
     return None
 
 

@@ -141,7 +141,8 @@ def test_kserve_not_ready_reports_every_later_check_as_not_run():
                                                                      "unavailable": "GET /v2/models/m answered HTTP 503"}},
                          "m", "u", champion=champion("2"))
     by_key = {r["key"]: r for r in recs}
-    assert set(by_key) == {"kserve.identity", "kserve.ready", "kserve.prediction", "kserve.champion"}
+    assert set(by_key) == {"kserve.identity", "kserve.ready", "kserve.prediction", "kserve.champion",
+                           "kserve.champion_predictions"}
     assert by_key["kserve.ready"]["status"] == "failed"
     assert by_key["kserve.identity"]["status"] == "not_run" and "HTTP 503" in by_key["kserve.identity"]["seen"]
     for key in ("kserve.prediction", "kserve.champion"):
@@ -163,7 +164,7 @@ def test_kserve_identity_comes_first_and_blocks_the_rest(identity, expect):
         result["identity"] = identity
     recs = checks.kserve(result, "m", "http://ks", champion=champion("1"))
     assert recs[0]["key"] == "kserve.identity" and recs[0]["status"] == "failed" and expect in recs[0]["seen"]
-    assert [r["status"] for r in recs[1:]] == ["not_run"] * 3
+    assert [r["status"] for r in recs[1:]] == ["not_run"] * 4
     assert not any(r["ok"] for r in recs), recs
 
 
@@ -342,11 +343,11 @@ def test_report_orders_by_layer_and_fails_empty():
     recs = checks.kserve({"ready": False, "identity": IDENTIFIED}, "m", "u") + checks.redis(
         {"maxmemory": 1, "maxmemory_policy": "allkeys-lru"}, "r", "allkeys-lru")
     rep = report.build(recs)
-    assert [c["layer"] for c in rep["checks"]] == ["data_services"] * 3 + ["kserve"] * 4
-    assert not rep["ok"] and rep["counts"] == {"checks": 7, "passed": 4, "failed": 1, "not_run": 2, "skipped": 0}
+    assert [c["layer"] for c in rep["checks"]] == ["data_services"] * 3 + ["kserve"] * 5
+    assert not rep["ok"] and rep["counts"] == {"checks": 8, "passed": 4, "failed": 1, "not_run": 3, "skipped": 0}
     text = report.summary(rep)
     assert "verify FAILED" in text and "FAIL kserve/kserve: m ready" in text and "fix:" in text
-    assert "NOT RUN kserve/kserve: m prediction" in text and "2 not run" in text
+    assert "NOT RUN kserve/kserve: m prediction" in text and "3 not run" in text
     empty = report.build([])
     assert not empty["ok"] and "no check ran" in report.summary(empty)
 
@@ -365,7 +366,7 @@ def test_report_completes_every_catalog_check_of_a_selected_layer():
     assert "postgresql 'reachable' did not pass" in headroom["seen"] and "reachable" in headroom["fix"]
     lost = by_key[("kserve", "kserve.identity")]
     assert "no task of verify recorded this check" in lost["seen"]
-    assert not rep["ok"] and rep["counts"]["not_run"] == 7 and rep["counts"]["passed"] == 2
+    assert not rep["ok"] and rep["counts"]["not_run"] == 8 and rep["counts"]["passed"] == 2
 
 
 def test_report_counts_chosen_skips_as_ok():
@@ -410,3 +411,105 @@ def test_redis_evicting_at_maxmemory_fails_and_becomes_the_cause_of_missing_feas
     blamed = checks.feast(missing, "/repo", list(recs.values()))[0]
     assert "Redis is evicting" in blamed["seen"] and "evicts keys" in blamed["fix"]
     assert "materialize the feature view (feast" in checks.feast(missing, "/repo", [])[0]["fix"]
+
+
+def test_feast_schema_problem_fails_and_becomes_the_cause_of_staleness():
+    problem = "v: source column amount is text (STRING) but feature amount is declared DOUBLE"
+    result = {"freshness": [{"feature_view": "v", "age_s": 7200.0, "max_age_s": 1800, "fresh": False,
+                             "missing": [], "future": []}],
+              "feature_views": [{"name": "v", "last_materialization_end": "2026-01-01T00:00:00+00:00"}],
+              "schema": [{"feature_view": "v", "checked": True, "columns": [], "error": None,
+                          "problems": [{"column": "amount", "feature": "amount", "problem": problem}]}]}
+    recs = by_check(checks.feast(result, "/repo"))
+    schema = recs["v schema matches its source"]
+    assert schema["status"] == "failed" and schema["seen"] == problem and schema["key"] == "feast.schema"
+    stale = recs["v fresh"]
+    assert "no longer matches" in stale["fix"] and "last materialization ended 2026-01-01" in stale["seen"]
+
+
+def test_feast_stale_fix_tells_a_stopped_producer_from_a_failing_materialization():
+    import datetime as dt
+    recent = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=60)).isoformat()
+    base = {"feature_view": "v", "age_s": 7200.0, "max_age_s": 1800, "fresh": False, "missing": [], "future": []}
+    ok_schema = [{"feature_view": "v", "checked": True, "columns": [{"name": "amount", "type": "double precision"}],
+                  "problems": [], "error": None}]
+    producer = by_check(checks.feast({"freshness": [base], "schema": ok_schema,
+                                      "feature_views": [{"name": "v", "last_materialization_end": recent}]}, "/r"))
+    assert "producer stopped writing" in producer["v fresh"]["fix"]
+    assert producer["v schema matches its source"]["status"] == "passed"
+    failing = by_check(checks.feast({"freshness": [base], "feature_views": [
+        {"name": "v", "last_materialization_end": "2026-01-01T00:00:00+00:00"}]}, "/r"))
+    assert "has not succeeded since 2026-01-01" in failing["v fresh"]["fix"]
+    never = by_check(checks.feast({"freshness": [base], "feature_views": [{"name": "v"}]}, "/r"))
+    assert "never materialized" in never["v fresh"]["fix"]
+    unchecked = by_check(checks.feast({"freshness": [base], "schema": [
+        {"feature_view": "v", "checked": False, "error": "FileSource sources cannot list their columns"}]}, "/r"))
+    assert unchecked["v schema matches its source"]["status"] == "not_run"
+
+
+def champion_with_probe(version, predictions, previous=None, previous_predictions=None, error=None):
+    rec = champion(version)
+    rec["version"]["probe"] = {"version": int(version), "predictions": predictions, "previous_version": previous,
+                               "previous_predictions": previous_predictions, "error": error}
+    return rec
+
+
+def served(prediction, version="2"):
+    return {"ready": True, "live": True, "matches": None, "prediction": {"predict": prediction},
+            "served_version": version, "identity": IDENTIFIED}
+
+
+def test_old_weights_reporting_the_new_version_fail_by_their_answers():
+    """Issue 21: old weights that report the new version passed when only the reported version was compared."""
+    champ = champion_with_probe("2", [0, 1, 0, 1], previous=1, previous_predictions=[0, 0, 1, 1])
+    recs = by_check(checks.kserve(served([0, 0, 1, 1]), "fraud", "http://ks", champion=champ))
+    assert recs["fraud serves the champion"]["status"] == "passed"  # the reported version lies
+    rec = recs["fraud answers as the champion"]
+    assert rec["status"] == "failed" and rec["key"] == "kserve.champion_predictions"
+    assert "answers as version 1 does" in rec["seen"] and "storageUri" in rec["fix"]
+
+
+def test_a_probe_that_cannot_tell_the_champion_from_its_predecessor_is_a_failure_of_the_probe():
+    champ = champion_with_probe("2", [1, 1], previous=1, previous_predictions=[1, 1])
+    rec = by_check(checks.kserve(served([1, 1]), "fraud", "http://ks", champion=champ))["fraud answers as the champion"]
+    assert rec["status"] == "failed" and "cannot tell the champion (version 2) from version 1" in rec["seen"]
+    assert "add probe rows" in rec["fix"]
+
+
+def test_answers_as_the_champion_passes_with_and_without_an_earlier_version():
+    champ = champion_with_probe("2", [0.25, 1.0], previous=1, previous_predictions=[0.5, 1.0])
+    rec = by_check(checks.kserve(served([0.25, 1.0]), "m", "http://ks", champion=champ))["m answers as the champion"]
+    assert rec["status"] == "passed" and "version 1 answers [0.5, 1.0]" in rec["seen"]
+    champ = champion_with_probe("1", [3])
+    rec = by_check(checks.kserve(served([3], "1"), "m", "http://ks", champion=champ))["m answers as the champion"]
+    assert rec["status"] == "passed" and "no earlier version" in rec["seen"]
+
+
+def test_answers_as_the_champion_without_a_probe_or_a_loadable_champion():
+    no_probe = dict(served([1]), prediction=None)
+    rec = by_check(checks.kserve(no_probe, "m", "http://ks", champion=champion("1")))["m answers as the champion"]
+    assert rec["status"] == "not_run" and not rec["ok"]
+    broken = champion_with_probe("1", None, error="version 1: No such artifact: 'MLmodel'")
+    rec = by_check(checks.kserve(served([1], "1"), "m", "http://ks", champion=broken))["m answers as the champion"]
+    assert rec["status"] == "failed" and "MLmodel" in rec["seen"]
+    off = by_check(checks.kserve(served([1], "1"), "m", "http://ks", champion=broken, compare_version=False))
+    assert off["m answers as the champion"]["status"] == "not_run" and off["m answers as the champion"]["ok"]
+
+
+def test_probe_rows_from_v1_and_v2_requests():
+    assert checks.probe_rows({"instances": [[1, 2], [3, 4]]}) == [[1, 2], [3, 4]]
+    v2 = {"inputs": [{"name": "input-0", "shape": [2, 2], "datatype": "FP64", "data": [0, 1, 1, 0]}]}
+    assert checks.probe_rows(v2) == [[0, 1], [1, 0]]
+    assert checks.probe_rows({"inputs": [{"shape": [3], "data": [1, 2, 3]}]}) == [[1], [2], [3]]
+    assert checks.probe_rows({"inputs": [{"shape": [2, 3], "data": [1, 2]}]}) is None
+    assert checks.probe_rows(None) is None
+
+
+def test_invalid_settings_of_a_layer_are_named_on_that_layer():
+    rec = checks.layer_stopped({"msg": "Validation of arguments failed", "argument_errors": [
+        "argument 'port' is of type str found in 'verify_redis'. and we were unable to convert to int"]},
+        "data_services", "Validating arguments against arg spec 'data_services' - Data services")[0]
+    assert rec["layer"] == "data_services" and rec["component"] == "data_services settings"
+    assert rec["check"] == "settings valid" and "verify_redis" in rec["seen"] and not rec["ok"]
+    other = checks.layer_stopped({"msg": "boom"}, "feast", "Verify | Feast | something")[0]
+    assert other["layer"] == "feast" and other["check"] == "feast layer ran to the end"
