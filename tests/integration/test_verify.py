@@ -166,6 +166,19 @@ def test_old_weights_reporting_the_new_version_fail_by_their_answers(platform, s
     assert "no earlier version" in run.check("kserve", "answers as the champion")["seen"]
 
 
+def test_without_a_probe_the_served_version_is_unknown_and_verify_says_why(platform, report_dir):
+    """Issue 21: without a probe request verify said "the server does not report the model version" although every
+    inference reply carries it: no inference request was sent at all. Against the real KServe server."""
+    inventory = platform.inventory("no-probe.yml", verify_kserve={"predict": None, "expected": None})
+    run = run_verify(inventory, report_dir, "kserve")
+    # KServe 0.21's V2 model metadata lists no versions (its reply's "versions" is null).
+    rec = run.check("kserve", "serves the champion")
+    assert rec["status"] == "failed", rec
+    assert "no probe request was sent" in rec["seen"] and "does not report" not in rec["seen"], rec
+    answers = run.check("kserve", "answers as the champion")
+    assert answers["status"] == "not_run" and "verify_kserve.predict not set" in answers["seen"], answers
+
+
 @contextlib.contextmanager
 def silent_tcp_server():
     """Accepts connections and never answers: a hung endpoint."""

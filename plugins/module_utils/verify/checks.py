@@ -542,6 +542,13 @@ def _kserve_champion(result, model, url, champion, compare_version):
                        "champion can be read, or set verify_kserve.compare_version: false", key="kserve.champion")
     want = str(champion["version"].get("version"))
     served = result.get("served_version")
+    if served is None and result.get("prediction") is None:
+        return record("kserve", "kserve", check, False,
+                      "%s: no probe request was sent (verify_kserve.predict is not set) and the model's metadata "
+                      "lists no version, so the served version is unknown" % url,
+                      "served version %s (registry champion)" % want,
+                      "set verify_kserve.predict: inference replies carry model_version, and the answers are "
+                      "compared with the champion's", key="kserve.champion")
     if served is None:
         return record("kserve", "kserve", check, False,
                       "%s: the server does not report the model version it serves" % url,

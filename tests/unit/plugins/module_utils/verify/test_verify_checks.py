@@ -130,7 +130,10 @@ def test_kserve_unknown_served_version_fails_not_passes():
               "identity": dict(IDENTIFIED, names={"metadata": "m"})}
     recs = by_check(checks.kserve(result, "m", "u", champion=champion("2")))
     rec = recs["m serves the champion"]
-    assert not rec["ok"] and "does not report" in rec["seen"]
+    # Issue 21: without a probe no inference reply was seen; the message must not claim the server hides it.
+    assert not rec["ok"] and "no probe request was sent" in rec["seen"] and "verify_kserve.predict" in rec["fix"]
+    with_probe = by_check(checks.kserve(dict(result, prediction={"predict": [1]}), "m", "u", champion=champion("2")))
+    assert "does not report" in with_probe["m serves the champion"]["seen"]
     # No probe prediction configured: the operator's choice, shown as skipped, counted ok.
     pred = recs["m prediction"]
     assert pred["status"] == "not_run" and pred["chosen"] and pred["ok"] and "not set" in pred["seen"]
