@@ -129,3 +129,22 @@ def test_no_piece_of_a_password_made_of_url_characters_at_vvv_when_every_layer_f
                wrong["verify_s3"]["secret_key"], *wrong["verify_feast"]["environment"].values()]
     found = {where: sorted({p for s in secrets for p in pieces(s) if p in text}) for where, text in texts.items()}
     assert {where: p for where, p in found.items() if p} == {}
+
+
+def test_a_plaintext_password_with_template_characters_fails_its_layer_and_stays_out_of_the_report(platform,
+                                                                                                   report_dir):
+    """Issue 21: a plaintext inventory password containing "{{" is evaluated by Ansible (ansible-core then prints
+    the inventory line, which verify cannot prevent: docs/verify.md and the README say to use vault or !unsafe).
+    The report named no component and blamed PostgreSQL for Redis; now the layer whose settings hold it fails by
+    name, the other layers run, and the report and summary hold no piece of it."""
+    secret = "QZab{{cdXJvw"
+    inventory = platform.inventory("template-chars.yml", verify_redis={"password": secret})
+    run = run_verify(inventory, report_dir, "data_services,feast")
+    assert run.report is not None, run.explain()
+    settings = run.check("data_services settings", "settings valid")
+    assert settings["status"] == "failed" and "template" in settings["seen"].lower(), settings
+    assert all(c["layer"] != "verify" for c in run.failures), run.failures
+    assert run.check("feast online store", "fresh")["status"] == "passed"
+    for name in ("verify-report.json", "verify-summary.txt"):
+        text = (run.report_dir / name).read_text()
+        assert not [p for p in pieces(secret) if p in text], name
