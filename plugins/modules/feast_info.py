@@ -222,7 +222,11 @@ schema:
         the view, the column and both types); a source that cannot be read is one problem.
       type: list
       elements: dict
-      sample: [{column: amount, feature: amount, problem: "customer_transactions_1h: source column amount is double precision (DOUBLE) but feature amount is declared INT64: materialization fails or truncates"}]
+      sample:
+        - column: amount
+          feature: amount
+          problem: "customer_transactions_1h: source column amount is double precision (DOUBLE) but feature amount is
+            declared INT64: materialization fails or truncates"
     error:
       description: Why the schema was not compared; null when it was.
       type: str
