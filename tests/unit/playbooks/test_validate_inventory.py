@@ -102,4 +102,39 @@ def test_two_hosts_with_one_address_are_refused_naming_both(tmp_path):
     assert result.returncode != 0
     assert "w1 and w2 share the address 198.51.100.21" in out, out
     assert "cp2 and w3 share the address 198.51.100.12" in out, out
-    assert "has 1 problem(s)" in out
+    # w1 and w2 are also reached at one SSH target; cp2 and w3 are not (no ansible_host).
+    assert "w1 and w2 are both reached at 198.51.100.21:22" in out, out
+    assert "has 2 problem(s)" in out
+
+
+SHARED_TARGET_AND_BAD_NAMES = """
+all:
+  children:
+    k8s_cluster:
+      children:
+        control_plane:
+          hosts:
+            cp1: {ansible_host: 198.51.100.11}
+            Lab-CP2: {ansible_host: 198.51.100.12}
+            cp3.rack1.example: {ansible_host: 198.51.100.13}
+        workers:
+          hosts:
+            w1: {ansible_host: 127.0.0.1, ansible_port: 2201, vrack_lan_ip: 198.51.100.21}
+            w2: {ansible_host: 127.0.0.1, ansible_port: 2201, vrack_lan_ip: 198.51.100.22}
+            w3: {ansible_host: 127.0.0.1, ansible_port: 2203, vrack_lan_ip: 198.51.100.23}
+            worker_4: {ansible_host: 198.51.100.24}
+"""
+
+
+def test_two_hosts_reached_at_one_target_and_names_kubernetes_refuses_are_refused_together(tmp_path):
+    """Issue 25's neighbours of the shared address: two hosts Ansible reaches at one address and port (one machine
+    configured as two nodes), and inventory names that cannot be node names (kubeadm registers the node under its
+    inventory name) - all reported in one run. Distinct ports on one address (the lab's VMs) are fine, and so is
+    an FQDN."""
+    result = run(tmp_path, SHARED_TARGET_AND_BAD_NAMES)
+    out = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert "w1 and w2 are both reached at 127.0.0.1:2201" in out, out
+    assert "127.0.0.1:2203" not in out, out
+    assert "host name(s) Lab-CP2, worker_4 cannot be Kubernetes node names" in out, out
+    assert "cp3.rack1.example" not in out, out
