@@ -3,6 +3,7 @@ localhost against small inventories (no remote host is contacted)."""
 import sys
 
 import pytest
+import yaml
 
 from ansible_collections.baremetal.mlops.tests.unit.ansible_cli import ROOT, run_ansible
 
@@ -107,23 +108,19 @@ def test_two_hosts_with_one_address_are_refused_naming_both(tmp_path):
     assert "has 2 problem(s)" in out
 
 
-SHARED_TARGET_AND_BAD_NAMES = """
-all:
-  children:
-    k8s_cluster:
-      children:
-        control_plane:
-          hosts:
-            cp1: {ansible_host: 198.51.100.11}
-            Lab-CP2: {ansible_host: 198.51.100.12}
-            cp3.rack1.example: {ansible_host: 198.51.100.13}
-        workers:
-          hosts:
-            w1: {ansible_host: 127.0.0.1, ansible_port: 2201, vrack_lan_ip: 198.51.100.21}
-            w2: {ansible_host: 127.0.0.1, ansible_port: 2201, vrack_lan_ip: 198.51.100.22}
-            w3: {ansible_host: 127.0.0.1, ansible_port: 2203, vrack_lan_ip: 198.51.100.23}
-            worker_4: {ansible_host: 198.51.100.24}
-"""
+def cluster_inventory(control_plane: dict, workers: dict) -> str:
+    """An inventory of k8s_cluster with these control planes and workers ({host: vars})."""
+    groups = {"control_plane": {"hosts": control_plane}, "workers": {"hosts": workers}}
+    return yaml.safe_dump({"all": {"children": {"k8s_cluster": {"children": groups}}}})
+
+
+SHARED_TARGET_AND_BAD_NAMES = cluster_inventory(
+    {"cp1": {"ansible_host": "198.51.100.11"}, "Lab-CP2": {"ansible_host": "198.51.100.12"},
+     "cp3.rack1.example": {"ansible_host": "198.51.100.13"}},
+    {"w1": {"ansible_host": "127.0.0.1", "ansible_port": 2201, "vrack_lan_ip": "198.51.100.21"},
+     "w2": {"ansible_host": "127.0.0.1", "ansible_port": 2201, "vrack_lan_ip": "198.51.100.22"},
+     "w3": {"ansible_host": "127.0.0.1", "ansible_port": 2203, "vrack_lan_ip": "198.51.100.23"},
+     "worker_4": {"ansible_host": "198.51.100.24"}})
 
 
 def test_two_hosts_reached_at_one_target_and_names_kubernetes_refuses_are_refused_together(tmp_path):
