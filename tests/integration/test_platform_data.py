@@ -470,6 +470,8 @@ def test_powering_off_the_primarys_node_promotes_the_replica_and_keeps_every_ack
     pods = redis_pods(data_layer)
     node = pods[primary]["spec"]["nodeName"]
     watcher = next(n for n, p in pods.items() if n.startswith("redis-sentinel-") and p["spec"]["nodeName"] != node)
+    wait_pg_healthy(data_layer, 300)
+    move_pg_primary_off(data_layer, node)  # one component fails over here: Redis
     t0 = time.monotonic()
     data_layer.rack.stop(node)
     try:
@@ -530,6 +532,8 @@ def test_powering_off_a_node_that_holds_object_store_data_loses_no_object(data_l
     assert before["objects"] == written, before["errors"]
     volume = json.loads(kubectl(data_layer, "-n", NS, "get", "pod", "seaweedfs-volume-0", "-o", "json").stdout)
     node = volume["spec"]["nodeName"]
+    wait_pg_healthy(data_layer, 420)  # the Redis test before this one powered a worker off and on
+    move_pg_primary_off(data_layer, node)  # one component is tested here: the object store
     t0 = time.monotonic()
     data_layer.rack.stop(node)
     try:
@@ -700,6 +704,29 @@ def pg_pods(cluster):
     return {p["metadata"]["name"]: p for p in pods}
 
 
+def move_pg_primary_off(cluster, node):
+    """The PostgreSQL primary's name, after a switchover away from NODE if it was there (as `kubectl cnpg promote`
+    does: a clean handover, no failover).
+
+    The tests that power off a node for another component (Redis, the object store) move the primary off it
+    first, so that each of them fails one component. Two unplanned failovers in a row were seen to leave a
+    standby unable to restart ("requested timeline 3 does not contain minimum recovery point 0/7000000 on
+    timeline 1", 2026-12-07): recorded in docs/platform-data.md as open, tested by no test yet."""
+    primary = pg_cluster(cluster)["status"]["currentPrimary"]
+    pods = pg_pods(cluster)
+    if pods[primary]["spec"]["nodeName"] != node:
+        return primary
+    target = next(n for n, p in pods.items() if p["spec"]["nodeName"] not in (node, PG_CLIENT_NODE) and n != primary)
+    kubectl(cluster, "-n", NS, "patch", "clusters.postgresql.cnpg.io", PG, "--subresource=status",
+            "--type=merge", "-p", json.dumps({"status": {"targetPrimary": target}}))
+    deadline = time.monotonic() + 180
+    while pg_cluster(cluster)["status"].get("currentPrimary") != target and time.monotonic() < deadline:
+        time.sleep(3)
+    primary = wait_pg_healthy(cluster, 180)["currentPrimary"]
+    assert primary == target, (primary, target)
+    return primary
+
+
 def wait_pg_healthy(cluster, seconds):
     deadline = time.monotonic() + seconds
     status = {}
@@ -845,19 +872,9 @@ PG_PROMOTION_DEADLINE = 300
 
 
 def test_powering_off_the_primarys_node_promotes_a_standby_and_keeps_every_acknowledged_commit(pg_client):
-    status = wait_pg_healthy(pg_client, 300)
-    primary = status["currentPrimary"]
-    pods = pg_pods(pg_client)
-    if pods[primary]["spec"]["nodeName"] == PG_CLIENT_NODE:
-        # The test's API server and client live there: switch over first (as `kubectl cnpg promote` does).
-        target = next(n for n, p in pods.items() if p["spec"]["nodeName"] != PG_CLIENT_NODE and n != primary)
-        kubectl(pg_client, "-n", NS, "patch", "clusters.postgresql.cnpg.io", PG, "--subresource=status",
-                "--type=merge", "-p", json.dumps({"status": {"targetPrimary": target}}))
-        deadline = time.monotonic() + 180
-        while pg_cluster(pg_client)["status"].get("currentPrimary") != target and time.monotonic() < deadline:
-            time.sleep(3)
-        primary = wait_pg_healthy(pg_client, 180)["currentPrimary"]
-        assert primary == target
+    wait_pg_healthy(pg_client, 300)
+    # The test's API server and client live on PG_CLIENT_NODE: switch over first if the primary is there.
+    primary = move_pg_primary_off(pg_client, PG_CLIENT_NODE)
     node = pg_pods(pg_client)[primary]["spec"]["nodeName"]
     pooler_nodes = sorted(p["spec"].get("nodeName", "?") for p in pooler_pods(pg_client))
     writer = subprocess.Popen(
