@@ -11,7 +11,7 @@ test:  ## every gate and test suite, as CI runs it
 # tests/integration/test_platform_data.py, PLATFORM_APPS). Needs the bundles `make test` builds.
 test-platform-apps:
 	MLOPS_TEST_PLATFORM_APPS=1 .venv/bin/python -m pytest -p no:cacheprovider tests/integration/test_platform_data.py \
-	  -k "mlflow or feast or training" --basetemp=/tmp/mlops-test-apps
+	  -k "mlflow or controller or feast or feature or cronjobs or training" --basetemp=/tmp/mlops-test-apps
 
 rack-down:  ## stop every VM of the virtual rack
 	scripts/vrack down --all
