@@ -94,25 +94,14 @@ class Inspector(object):
         source = view.batch_source
         out["source"] = getattr(source, "name", None) or type(source).__name__
         try:
-            mapper = source.source_datatype_to_feast_value_type()
-        except NotImplementedError:
-            out["error"] = "%s sources cannot list their columns" % type(source).__name__
-            return out
-        try:
-            with self.repo.errors("read the columns of %s's source %s" % (name, out["source"]), bounded=True):
-                raw = list(source.get_table_column_names_and_types(self.store.config))
-                columns = []
-                for column, source_type in raw:
-                    value_type = mapper(str(source_type))
-                    value_type = getattr(value_type, "name", str(value_type))
-                    columns.append((column, str(source_type), None if value_type == "UNKNOWN" else value_type))
-        except NotImplementedError:
-            out["error"] = "%s sources cannot list their columns" % type(source).__name__
-            return out
+            columns = self._source_columns(name, out["source"], source)
         except FeastError as exc:
             out["checked"] = True
             out["problems"] = [dict(column=None, feature=None, problem="%s: its source %s cannot be read: %s" % (
                 name, out["source"], exc.msg))]
+            return out
+        if columns is None:
+            out["error"] = "%s sources cannot list their columns" % type(source).__name__
             return out
         features = [(f.name, f.dtype.to_value_type().name) for f in view.features]
         out["checked"] = True
@@ -122,3 +111,23 @@ class Inspector(object):
             timestamp_field=getattr(source, "timestamp_field", None) or None,
             join_keys=[c.name for c in (view.entity_columns or [])])
         return out
+
+    def _source_columns(self, name, label, source):
+        """``[(column, source type, value type or None)]`` of ``source`` now, or None when its type cannot list
+        its columns (Feast raises NotImplementedError: caught here, before :meth:`FeastRepo.errors` would turn it
+        into a read failure)."""
+        try:
+            mapper = source.source_datatype_to_feast_value_type()
+        except NotImplementedError:
+            return None
+        with self.repo.errors("read the columns of %s's source %s" % (name, label), bounded=True):
+            try:
+                raw = list(source.get_table_column_names_and_types(self.store.config))
+            except NotImplementedError:
+                return None
+            columns = []
+            for column, source_type in raw:
+                value_type = mapper(str(source_type))
+                value_type = getattr(value_type, "name", str(value_type))
+                columns.append((column, str(source_type), None if value_type == "UNKNOWN" else value_type))
+            return columns

@@ -214,14 +214,21 @@ def served_version(metadata, response_version):
     return str(versions[-1]) if versions else None
 
 
+def only_output(prediction):
+    """A V2 prediction (a dict output name -> data) with one output as that output's data; anything else as is."""
+    if isinstance(prediction, dict) and len(prediction) == 1:
+        return next(iter(prediction.values()))
+    return prediction
+
+
 def compare(actual, expected, tolerance=1e-6, path="$"):
     """The first difference between ``actual`` and ``expected`` as a sentence, or None if they match.
 
     Numbers match within ``tolerance`` (absolute or relative); V2 outputs
     (a dict name -> data) match an expected list against their only output.
     """
-    if isinstance(actual, dict) and isinstance(expected, list) and len(actual) == 1:
-        actual = next(iter(actual.values()))
+    if isinstance(expected, list):
+        actual = only_output(actual)
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
             return "%s: expected an object, got %s" % (path, _short(actual))

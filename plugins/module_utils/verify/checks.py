@@ -577,7 +577,7 @@ def probe_rows(predict):
     data, shape = inputs[0].get("data"), inputs[0].get("shape") or []
     if not isinstance(data, list) or not data:
         return None
-    if data and isinstance(data[0], list):
+    if isinstance(data[0], list):
         return data
     if len(shape) == 2 and shape[0] * shape[1] == len(data):
         width = int(shape[1])
@@ -587,16 +587,10 @@ def probe_rows(predict):
     return None
 
 
-def _only_output(prediction):
-    if isinstance(prediction, dict) and len(prediction) == 1:
-        return next(iter(prediction.values()))
-    return prediction
-
-
 def _kserve_champion_predictions(result, model, url, champion, compare_version):
     """Identity by evidence: the server's answers to the probe against the champion's own, loaded by verify from
     the registry; and whether the probe can tell the champion from the version before it at all."""
-    from ansible_collections.baremetal.mlops.plugins.module_utils.kserve.endpoint import compare
+    from ansible_collections.baremetal.mlops.plugins.module_utils.kserve.endpoint import compare, only_output
 
     check = "%s answers as the champion" % model
     expected = "the server's predictions on the probe == the registry champion's (loaded by verify)"
@@ -625,7 +619,7 @@ def _kserve_champion_predictions(result, model, url, champion, compare_version):
                           model, number, probe.get("error") or "no predictions"), expected,
                       "see 'champion model loadable' in the mlflow layer; the model's flavor library must be "
                       "installed where verify runs", key=key)
-    served = _only_output(result["prediction"])
+    served = only_output(result["prediction"])
     mine = probe["predictions"]
     diff = compare(served, mine)
     previous = probe.get("previous_version")
