@@ -25,9 +25,16 @@ description:
   - Before a wipe, every reference to the drive and to what is on it is found - C(/etc/fstab) lines by C(UUID=),
     C(LABEL=), C(PARTUUID=), device path or C(/dev/disk/by-*) link (also for the logical volumes of a volume group on
     it, and the array it is a member of), C(mdadm.conf) ARRAY lines, C(/etc/crypttab) and C(.mount)/C(.swap) units in
-    C(/etc/systemd/system). fstab and mdadm.conf lines are removed by planned steps (V(fstab_remove),
-    V(mdadm_conf_remove)) before the wipe, so that the next boot does not wait for a filesystem that is gone;
-    crypttab lines, units and a volume group that also lives on other drives are refused, naming them.
+    C(/etc/systemd/system), C(/run/systemd/system) or wherever systemd loaded them from (C(systemctl list-units
+    --all)). Every C(/dev/disk/by-*) and C(/dev/mapper) link is resolved to its device. fstab and mdadm.conf lines
+    are removed by planned steps (V(fstab_remove), V(mdadm_conf_remove)) before the wipe, so that the next boot does
+    not wait for a filesystem that is gone; crypttab lines, units and a volume group or array that also lives on
+    other drives are refused, naming them.
+  - Every layer of a stack goes with its drive - the filesystem of an array it is a member of, the logical volumes of
+    a group on that array or on a LUKS mapping opened from it. What has no device node because it is not running (a
+    stopped or degraded array, a member failed and removed long ago, a deactivated logical volume) is read where it
+    lies, read only (C(mdadm --examine)'s data offset, the LV's first extent, C(blkid -p -O)); what cannot be read
+    that way is refused.
   - RAID1 and RAID10 members must be on different drives (NVMe subsystems) - two namespaces of one drive are no
     mirror, and such a new array is refused (an existing one is warned about).
   - What the layout itself creates is not a conflict. A member of the volume's own array (a C(linux_raid_member)
@@ -59,8 +66,9 @@ options:
           - For O(volumes[].type=raid) the array is C(/dev/md/<name>), created with C(--name=<name>) and
             C(--homehost) set to the host's node name; for O(volumes[].type=lvm) it is the volume group's name.
           - The default filesystem label (see O(volumes[].fs_label)).
+          - Required. This and the choices below are checked by the module with the rest of the layout and the
+            host, so that one run reports every problem (not Ansible's argument check, which stops at the first).
         type: str
-        required: true
       type:
         description:
           - V(filesystem) - one filesystem on one whole disk.
@@ -68,15 +76,13 @@ options:
             filesystem on it; the array is written to O(mdadm_conf) so that it assembles under its name at boot.
           - V(lvm) - a volume group across the disks, with one logical volume and filesystem per entry of
             O(volumes[].lvs).
+          - Required, one of V(filesystem), V(raid), V(lvm).
         type: str
-        required: true
-        choices: [filesystem, raid, lvm]
       disks:
         description:
           - Which NVMe namespaces the volume uses. Give O(volumes[].disks.serials), or O(volumes[].disks.model_pattern)
-            and O(volumes[].disks.count).
+            and O(volumes[].disks.count). Required.
         type: dict
-        required: true
         suboptions:
           serials:
             description:
@@ -106,8 +112,8 @@ options:
         description:
           - RAID level for O(volumes[].type=raid). RAID0 and RAID1 need 2 disks or more, RAID10 4 or more and an
             even number.
+          - One of V(0), V(1), V(10); required for O(volumes[].type=raid).
         type: int
-        choices: [0, 1, 10]
       allow_mixed_sizes:
         description:
           - Build a RAID array of disks of different sizes; every member then counts as the smallest one.
@@ -116,9 +122,9 @@ options:
         default: false
       fs_type:
         description:
-          - Filesystem to create. For O(volumes[].type=lvm), the default of the entries of O(volumes[].lvs).
+          - Filesystem to create, V(xfs) or V(ext4). For O(volumes[].type=lvm), the default of the entries of
+            O(volumes[].lvs).
         type: str
-        choices: [xfs, ext4]
         default: xfs
       fs_label:
         description:
@@ -147,20 +153,18 @@ options:
         elements: dict
         suboptions:
           name:
-            description: Name of the logical volume; also its default filesystem label.
+            description: Name of the logical volume; also its default filesystem label. Required.
             type: str
-            required: true
           size:
             description:
               - Size as C(lvcreate -L) takes it (V(100G), V(512M); MiB without a unit), or a share as C(lvcreate -l)
                 takes it (V(100%FREE), V(50%VG)).
               - An existing logical volume is not resized.
+              - Required.
             type: str
-            required: true
           fs_type:
-            description: Filesystem to create; defaults to the volume's O(volumes[].fs_type).
+            description: Filesystem to create, V(xfs) or V(ext4); defaults to the volume's O(volumes[].fs_type).
             type: str
-            choices: [xfs, ext4]
           fs_label:
             description: Filesystem label; defaults to O(volumes[].lvs[].name).
             type: str
@@ -205,6 +209,8 @@ requirements:
   - util-linux (C(wipefs), C(mount)), and as the layout needs them mdadm, lvm2, xfsprogs, e2fsprogs
   - lvm2 is read whenever it is installed (a disk to wipe may be a physical volume of a group that spans
     other disks); without it a disk with an LVM signature is never wiped
+  - mdadm and blkid to read inside a stopped array before wiping its members (without them such members are
+    refused)
   - root; run the task with C(become)
 notes:
   - Steps run in this order - wipe, create (mdadm, LVM, mkfs), mdadm.conf, fstab, C(systemctl daemon-reload),
@@ -402,9 +408,9 @@ FS_TYPES = list(planner.FS_TYPES)
 
 def argspec():
     lv_options = dict(
-        name=dict(type="str", required=True),
-        size=dict(type="str", required=True),
-        fs_type=dict(type="str", choices=FS_TYPES),
+        name=dict(type="str"),
+        size=dict(type="str"),
+        fs_type=dict(type="str"),
         fs_label=dict(type="str"),
         mount_point=dict(type="str"),
         mount_options=dict(type="str", default=planner.DEFAULT_MOUNT_OPTIONS),
@@ -415,23 +421,21 @@ def argspec():
         count=dict(type="int"),
     )
     volume_options = dict(
-        name=dict(type="str", required=True),
-        type=dict(type="str", required=True, choices=list(planner.VOLUME_TYPES)),
-        disks=dict(type="dict", required=True, options=disk_options,
-                   mutually_exclusive=[("serials", "model_pattern")],
-                   required_one_of=[("serials", "model_pattern")],
-                   required_together=[("model_pattern", "count")]),
-        raid_level=dict(type="int", choices=list(planner.RAID_LEVELS)),
+        name=dict(type="str"),
+        type=dict(type="str"),
+        disks=dict(type="dict", options=disk_options),
+        raid_level=dict(type="int"),
         allow_mixed_sizes=dict(type="bool", default=False),
-        fs_type=dict(type="str", choices=FS_TYPES, default=planner.DEFAULT_FS_TYPE),
+        fs_type=dict(type="str", default=planner.DEFAULT_FS_TYPE),
         fs_label=dict(type="str"),
         mount_point=dict(type="str"),
         mount_options=dict(type="str", default=planner.DEFAULT_MOUNT_OPTIONS),
         lvs=dict(type="list", elements="dict", options=lv_options),
     )
     return dict(
-        volumes=dict(type="list", elements="dict", default=[], options=volume_options,
-                     required_if=[("type", "raid", ["raid_level"]), ("type", "lvm", ["lvs"])]),
+        # Values (names, types, levels, which disks option goes with which) are checked by the planner with the
+        # rest of the layout and the host: one run reports every problem (issue 26); Ansible's check stops first.
+        volumes=dict(type="list", elements="dict", default=[], options=volume_options),
         wipe=dict(type="bool", default=False),
         wipe_allowlist=dict(type="list", elements="str", default=[]),
         state=dict(type="str", choices=["present"], default="present"),
@@ -468,6 +472,8 @@ def main():
     collector = StorageStateCollector(
         run, wipefs, lvm=lvm, sysfs_root=SYSFS_ROOT, proc_root=PROC_ROOT, dev_root=DEV_ROOT, fstab_path=FSTAB_PATH,
         mdadm_conf_path=params["mdadm_conf"], systemd_dir=SYSTEMD_DIR, mount_points=planner.mount_points(volumes),
+        blkid=module.get_bin_path("blkid", required=False), mdadm=module.get_bin_path("mdadm", required=False),
+        systemctl=module.get_bin_path("systemctl", required=False),
     )
     try:
         before = collector.collect()

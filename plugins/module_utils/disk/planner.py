@@ -228,11 +228,11 @@ def _system_path(mount_point):
 
 def _check_fs(where, item, name, problems):
     fs_type = item.get("fs_type")
-    if fs_type not in FS_TYPES:
-        problems.append("%s: fs_type %r is not one of %s" % (where, fs_type, ", ".join(FS_TYPES)))
-        return
     label = fs_label(item, name)
-    if len(label) > FS_LABEL_MAX[fs_type]:
+    if fs_type not in FS_TYPES:
+        # The rest of the entry is still checked: every problem in one run.
+        problems.append("%s: fs_type %r is not one of %s" % (where, fs_type, ", ".join(FS_TYPES)))
+    elif len(label) > FS_LABEL_MAX[fs_type]:
         if item.get("fs_label"):
             problems.append("%s: fs_label %r is longer than the %d characters %s allows" % (
                 where, label, FS_LABEL_MAX[fs_type], fs_type))
@@ -576,6 +576,11 @@ class _Planner(object):
         self.claims[ns["path"]] = vol["name"]
         return True
 
+    @staticmethod
+    def _wanted(vol):
+        """How many disks the volume names (its serials, or model_pattern's count)."""
+        return len(vol["disks"]["serials"]) if vol["disks"]["serials"] else vol["disks"]["count"]
+
     def _select_serials(self, vol):
         where = "volume %s" % vol["name"]
         chosen = []
@@ -699,6 +704,11 @@ class _Planner(object):
                 "stale data): wiping this one alone leaves the array behind. Fix: stop the array and erase its "
                 "superblock on every member by hand (mdadm --zero-superblock), or allowlist and wipe them all" % (
                     where, disk_name(ns), self.host, array, ", ".join(others)))
+        for what in refs_mod.unreadable(ns, self.state):
+            problems.append(
+                "%s: disk %s on %s holds %s, which could not be read, so the fstab, crypttab and unit lines that "
+                "name it cannot be found before the wipe. Fix: install mdadm and util-linux (blkid), or assemble "
+                "the array / activate the volume group, then run again" % (where, disk_name(ns), self.host, what))
         if refs_mod.lvm_unknown(ns, self.state):
             problems.append(
                 "%s: disk %s on %s carries an LVM physical volume signature, but lvm2 is not installed, so the "
@@ -1064,10 +1074,13 @@ class _Planner(object):
             for ns, kind in decided[vol["name"]]:
                 if kind == "wipe":
                     removable[ns["path"]] = self._check_references(vol, ns, wiped_paths)
-        if self.problems:
-            raise LayoutError(self.problems, host=self.host or None)
-        for vol in self.volumes:
+        # The steps of each volume whose disks were all accepted are planned even when another volume was
+        # refused: planning finds problems of its own (an LV that cannot fit, a mount point in use), and every
+        # problem is reported in one run (issue 26). Nothing is applied unless there is no problem at all.
+        for vol in sound:
             disks = decided[vol["name"]]
+            if not disks or any(kind is None for _ns, kind in disks) or len(disks) != self._wanted(vol):
+                continue
             for ns, kind in disks:
                 if kind == "wipe":
                     self._unref_steps(vol, ns, removable[ns["path"]])

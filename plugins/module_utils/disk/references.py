@@ -23,6 +23,8 @@ from ansible_collections.baremetal.mlops.plugins.module_utils.disk.mounts import
 BY = {"by-uuid": "uuid", "by-label": "label", "by-partuuid": "partuuid", "by-partlabel": "partlabel"}
 TAGS = {"UUID": "uuid", "LABEL": "label", "PARTUUID": "partuuid", "PARTLABEL": "partlabel"}
 CASELESS = ("uuid", "partuuid")
+STACKS = {"LVM2_member": "an LVM physical volume", "crypto_LUKS": "a LUKS volume",
+          "linux_raid_member": "an md array member"}
 
 
 def spec_key(spec):
@@ -77,17 +79,6 @@ def identities(ns, state):
             if part.get(kind):
                 _add(found, (kind, str(part[kind]).lower() if kind in CASELESS else str(part[kind])),
                      "partition %s" % part["path"])
-    devices = [ns["path"]] + [p["path"] for p in ns.get("partitions") or []]
-    # The LVs of a volume group on the disk, and the array it is a member of.
-    lvm = state.get("lvm") or {}
-    for vg in sorted(set(pv.get("vg_name") for pv in lvm.get("pvs") or [] if pv.get("pv_name") in devices) - {None}):
-        for lv in lvm.get("lvs") or []:
-            if lv.get("vg_name") != vg:
-                continue
-            what = "logical volume %s/%s" % (vg, lv.get("lv_name"))
-            _fs_ids(found, lv.get("lv_path") or "/dev/%s/%s" % (vg, lv.get("lv_name")), lv.get("signatures"), what)
-            _add(found, ("path", "/dev/mapper/%s-%s" % (vg.replace("-", "--"), str(lv.get("lv_name")).replace("-", "--"))),
-                 what)
     for dev in [ns] + list(ns.get("partitions") or []):
         for sig in dev.get("signatures") or []:
             if sig.get("type") != "linux_raid_member" or not conffiles.mdadm_uuid(sig.get("uuid")):
@@ -102,6 +93,24 @@ def identities(ns, state):
             for entry in conffiles.array_entries(state.get("mdadm_conf")):
                 if entry["uuid"] == uuid and entry["devname"]:
                     _add(found, ("path", os.path.normpath(entry["devname"])), "array %s" % entry["devname"])
+            # The filesystem inside an array that is not assembled (read on its members at the data offset):
+            # its fstab line goes with the wipe too (issue 26, finding 3).
+            for content in state.get("md_contents") or []:
+                if content.get("uuid") == uuid:
+                    for inner in content.get("signatures") or []:
+                        what = "the %s inside array %s (not assembled; read on member %s)" % (
+                            inner.get("type"), sig.get("label") or uuid, content["member"])
+                        if inner.get("uuid"):
+                            _add(found, ("uuid", str(inner["uuid"]).lower()), what)
+                        if inner.get("label"):
+                            _add(found, ("label", str(inner["label"])), what)
+    # An assembled array the disk is a member of, found by its member list (sysfs may not give the array's UUID).
+    names = set([ns.get("name")] + [p.get("name") for p in ns.get("partitions") or []]) - {None}
+    for array in state.get("md_arrays") or []:
+        if names & set(array.get("members") or []):
+            what = "array %s" % array.get("path")
+            for path in [array.get("path")] + list(array.get("links") or []):
+                _fs_ids(found, path, array.get("signatures") if path == array.get("path") else [], what)
     # The LUKS mappings crypttab opens from the disk or what is on it: the filesystem inside goes with the
     # wipe, so an fstab line or unit naming /dev/mapper/<name> is a reference too (issue 26, finding 5).
     for entry in conffiles.crypttab_entries(state.get("crypttab")):
@@ -112,7 +121,27 @@ def identities(ns, state):
             target = (state.get("dev_links") or {}).get(mapper)
             if target:
                 _add(found, ("path", os.path.normpath(target)), what)
+    # The LVs of the volume groups on the disk, or on what is stacked on it (an assembled array it is a member of,
+    # a LUKS mapping opened from it): every layer goes with the wipe.
+    lvm = state.get("lvm") or {}
+    for vg in _vgs_on(_devices(found), lvm):
+        for lv in lvm.get("lvs") or []:
+            if lv.get("vg_name") != vg:
+                continue
+            what = "logical volume %s/%s" % (vg, lv.get("lv_name"))
+            _fs_ids(found, lv.get("lv_path") or "/dev/%s/%s" % (vg, lv.get("lv_name")), lv.get("signatures"), what)
+            _add(found, ("path", "/dev/mapper/%s-%s" % (vg.replace("-", "--"), str(lv.get("lv_name")).replace("-", "--"))),
+                 what)
     return found
+
+
+def _devices(found):
+    """The device paths among the identities (the disk, partitions, arrays, mappings, links)."""
+    return set(key[1] for key in found if key[0] == "path")
+
+
+def _vgs_on(devices, lvm):
+    return sorted(set(pv.get("vg_name") for pv in lvm.get("pvs") or [] if pv.get("pv_name") in devices) - {None})
 
 
 def spec_keys(spec, state):
@@ -168,9 +197,9 @@ def references(ns, state):
 def lvm_spans(ns, state, wiped_paths):
     """Volume groups on the disk that also live on disks not being wiped: ``[(vg, [other pv paths])]``."""
     lvm = state.get("lvm") or {}
-    devices = [ns["path"]] + [p["path"] for p in ns.get("partitions") or []]
+    devices = _devices(identities(ns, state))
     result = []
-    for vg in sorted(set(pv.get("vg_name") for pv in lvm.get("pvs") or [] if pv.get("pv_name") in devices) - {None}):
+    for vg in _vgs_on(devices, lvm):
         others = sorted(pv["pv_name"] for pv in lvm.get("pvs") or []
                         if pv.get("vg_name") == vg and pv.get("pv_name") not in devices
                         and not _wiped(pv["pv_name"], wiped_paths))
@@ -223,3 +252,31 @@ def lvm_unknown(ns, state):
     return state.get("lvm") is None and any(
         sig.get("type") == "LVM2_member"
         for dev in [ns] + list(ns.get("partitions") or []) for sig in dev.get("signatures") or [])
+
+
+def unreadable(ns, state):
+    """What is on the disk that could not be read, so a reference to it cannot be found: ``[text]``.
+
+    The filesystem inside a member of an array that is not assembled (mdadm or blkid missing or failing), or
+    inside a deactivated logical volume of a group on the disk.
+    """
+    devices = [ns["path"]] + [p["path"] for p in ns.get("partitions") or []]
+    found = []
+    for content in state.get("md_contents") or []:
+        if content["member"] not in devices:
+            continue
+        if content.get("error"):
+            found.append("what is inside array %s on %s (%s)" % (content["uuid"], content["member"], content["error"]))
+        for inner in content.get("signatures") or []:
+            if inner.get("type") in STACKS:
+                # A PV, LUKS volume or nested array inside a stopped array: its own layers (logical volumes, the
+                # filesystem behind the mapping) cannot be read until the array runs.
+                found.append("%s inside array %s on %s (stopped: what is stacked on it cannot be read)" % (
+                    STACKS[inner["type"]], content["uuid"], content["member"]))
+    lvm = state.get("lvm") or {}
+    vgs = set(pv.get("vg_name") for pv in lvm.get("pvs") or [] if pv.get("pv_name") in devices) - {None}
+    for lv in lvm.get("lvs") or []:
+        if lv.get("vg_name") in vgs and lv.get("signatures_error"):
+            found.append("the filesystem of deactivated logical volume %s/%s (%s)" % (
+                lv["vg_name"], lv.get("lv_name"), lv["signatures_error"]))
+    return found

@@ -1,5 +1,6 @@
 """The nvme_storage role run by ansible-playbook on this machine, without touching a disk:
-bad variables fail in the argument spec check before any task, and an empty
+bad structure fails in the argument spec check before any task, bad values are all reported by the module in one
+run (check mode, nothing planned), and an empty
 layout does nothing at all (not even reading the drives)."""
 import sys
 import textwrap
@@ -31,12 +32,27 @@ def test_empty_layout_does_nothing(tmp_path):
     assert "ok=2    changed=0    unreachable=0    failed=0    skipped=5" in out, out
 
 
-def test_bad_volume_type_fails_before_any_task(tmp_path):
-    result = run_play(tmp_path, "nvme_storage_volumes: [{name: data, type: zfs, disks: {serials: [S1]}}]")
+def test_bad_values_are_all_reported_by_one_run_and_nothing_changes(tmp_path):
+    """Issue 26, finding 4: the argument spec used to stop at an unknown type; the values are now checked by the
+    module with the rest of the layout, so one run names every problem. Check mode, and the module plans nothing:
+    this machine has no NVMe drive, and the layout's own problems are found before the drives are looked at."""
+    result = run_play(tmp_path, "nvme_storage_volumes: [{name: data, type: zfs, disks: {serials: [S1]}}, "
+                                "{name: etc, type: filesystem, fs_type: btrfs, disks: {serials: [S2]}, "
+                                "mount_point: /srv/../etc}]")
     out = result.stdout + result.stderr
     assert result.returncode != 0, out
-    assert "Validating arguments against arg spec" in out, out
-    assert "zfs" in out and "filesystem, raid, lvm" in out, out
+    assert "type 'zfs' is not one of filesystem, raid, lvm" in out, out
+    assert "fs_type 'btrfs' is not one of xfs, ext4" in out, out
+    assert "it would mount at /etc" in out, out
+    assert "(3 problems)" in out, out
+    assert "NVMe storage | Apply the storage layout" in out, out
+
+
+def test_an_unknown_key_fails_before_any_task(tmp_path):
+    result = run_play(tmp_path, "nvme_storage_volumes: [{name: data, type: filesystem, disk: {serials: [S1]}}]")
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert "Validating arguments against arg spec" in out and "nvme_storage_volumes.disk" in out, out
     assert "NVMe storage | Gather NVMe facts" not in out, out
 
 

@@ -26,6 +26,13 @@ RAID1 = {"name": "data", "type": "raid", "raid_level": 1, "disks": {"serials": [
 def host(tmp_path, monkeypatch):
     sysfs_root, proc_root, runner = qemu_deb12_host(tmp_path)
     runner.add(["/usr/sbin/wipefs", "--json", "/dev/md127"], out=BLANK)
+    # The units systemd has loaded, as the nvme_wipes scenario's VM listed them (none names a drive here).
+    listing = read_fixture("nvme", "vrack-deb12", "wipes", "systemctl_list_units.txt")
+    runner.add(["/usr/sbin/systemctl", "list-units", "--all", "--type=mount,swap", "--plain", "--no-legend",
+                "--no-pager"], out=listing)
+    runner.add(["/usr/sbin/systemctl", "show", "--no-pager", "--property=Id,What,FragmentPath,SourcePath", "--"]
+               + state_mod.parse_unit_list(listing),
+               out=read_fixture("nvme", "vrack-deb12", "wipes", "systemctl_show.txt"))
     etc = tmp_path / "etc"
     (etc / "mdadm").mkdir(parents=True)
     (etc / "fstab").write_text("/dev/vda / ext4 rw,errors=remount-ro 0 1\n")
@@ -50,7 +57,8 @@ WRITES = ("--all", "--create", "mkfs", "daemon-reload", "-u")
 
 
 def wrote(runner):
-    return [call for call in runner.calls if any(word in " ".join(call) for word in WRITES)
+    return [call for call in runner.calls if call[1:2] not in (("list-units",), ("show",))
+            and any(word in " ".join(call) for word in WRITES)
             or os.path.basename(call[0]) == "mount"]
 
 
@@ -99,19 +107,39 @@ def test_empty_layout_changes_nothing(monkeypatch, host):
 
 
 @pytest.mark.parametrize("volume, message", [
-    ({"name": "x", "type": "raid", "disks": {"serials": ["A", "B"]}},
-     "type is raid but all of the following are missing: raid_level"),
+    ({"name": "x", "type": "raid", "disks": {"serials": ["A", "B"]}}, "volume x: raid_level None is not one of 0, 1, 10"),
     ({"name": "x", "type": "filesystem", "disks": {"serials": ["A"], "model_pattern": "Q*", "count": 1}},
-     "parameters are mutually exclusive: serials|model_pattern"),
+     "volume x: choose disks by serials or by model_pattern + count, not both"),
     ({"name": "x", "type": "filesystem", "disks": {"model_pattern": "Q*"}},
-     "parameters are required together: model_pattern, count"),
+     "volume x: model_pattern needs count (a number of disks, 1 or more)"),
     ({"name": "x", "type": "filesystem", "disks": {"serials": ["A"]}, "fs_type": "btrfs"},
-     "value of fs_type must be one of: xfs, ext4, got: btrfs"),
+     "volume x: fs_type 'btrfs' is not one of xfs, ext4"),
+    ({"type": "filesystem", "disks": {"serials": ["A"]}}, "volume #1: name must be 1-32 of"),
+    ({"name": "x", "type": "filesystem", "disks": {"serials": ["A"]}, "lvs": [{"name": "l"}]},
+     "volume x: lvs is only for type lvm"),
 ])
 def test_argument_errors(monkeypatch, host, volume, message):
     outcome, result = run(monkeypatch, host, {"volumes": [volume]})
     assert outcome == "fail"
     assert message in result["msg"]
+    assert result["plan"] == []
+
+
+def test_every_problem_of_the_arguments_and_the_host_in_one_run(monkeypatch, host):
+    """Issue 26, finding 4: Ansible's argument check used to stop at the first value out of its choices; the values
+    are now the planner's to check, with the host's problems (a serial that is not there), in one message."""
+    outcome, result = run(monkeypatch, host, {"volumes": [
+        {"name": "a", "type": "filesystem", "disks": {"serials": ["BMLABMPATH08"]}, "fs_type": "btrfs"},
+        {"name": "b", "type": "raid", "disks": {"serials": ["BMLABMULTINS7/1", "BMLABMPATH08"]}},
+        {"name": "c", "type": "filesystem", "disks": {"serials": ["NOPE"]}, "mount_point": "/srv/../etc"},
+        {"name": "d", "type": "filesystem", "disks": {"serials": ["NOPE2"]}},
+        {"name": "e", "type": "mirror", "disks": {"serials": ["NOPE3"]}},
+    ]})
+    assert outcome == "fail"
+    for expected in ("fs_type 'btrfs' is not one of xfs, ext4", "volume b: raid_level None is not one of 0, 1, 10",
+                     "it would mount at /etc", "volume d: no NVMe namespace with serial NOPE2 on caplab", "volume e: type 'mirror' is not one of"):
+        assert expected in result["msg"], result["msg"]
+    assert "(5 problems)" in result["msg"]
 
 
 def test_missing_tool_fails_in_check_mode_too(monkeypatch, host):

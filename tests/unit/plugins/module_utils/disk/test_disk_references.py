@@ -302,3 +302,117 @@ def test_the_filesystem_inside_a_luks_mapping_is_a_reference_of_the_disk(state):
     kinds = sorted((r["kind"], r["line"]) for r in references.references(_ns(state, "NVS-C"), state))
     assert kinds == [("crypttab", "secret /dev/disk/by-uuid/%s none luks" % luks),
                      ("fstab", "/dev/mapper/secret /srv/secret ext4 defaults 0 2")], kinds
+
+
+# Issue 26, finding 3: what is inside a stack that is not running. The collector reads it where it lies (the
+# array member's data offset, the deactivated LV's first extent) with blkid -p -O; see test_disk_storage_state.
+OLD_XFS = {"type": "xfs", "offset": 2097152, "uuid": "5d1e7f0a-9a53-4c56-8d6c-1c2b3a4d5e6f", "label": "old"}
+
+
+def test_the_filesystem_of_a_stopped_array_loses_its_fstab_line_with_the_members(state):
+    _ns(state, "NVS-C")["signatures"] = [dict(MD_SIG)]
+    d = _ns(state, "NVS-D")
+    d.update(signatures=[dict(MD_SIG)], in_use=True, in_use_reasons=["linux_raid_member signature"])
+    state["md_contents"] = [{"uuid": "7e2b4c1a:0f0e0d0c:0b0a0908:07060504", "member": path, "offset": 2097152,
+                             "signatures": [dict(OLD_XFS)]} for path in ("/dev/nvme2n1", "/dev/nvme3n1")]
+    line = "UUID=%s /srv/old xfs defaults 0 0" % OLD_XFS["uuid"].upper()
+    state["fstab"] = ROOT + line + "\n"
+    two = dict(SCRATCH, disks={"serials": ["NVS-C", "NVS-D"]}, type="raid", raid_level=1)
+    result = make(state, [two], wipe=True, wipe_allowlist=["NVS-C", "NVS-D"])
+    removed = [s for s in result["steps"] if s["action"] == "fstab_remove"]
+    assert len(removed) == 1, result["steps"]
+    assert line in removed[0]["detail"]
+    assert "the xfs inside array old:data (not assembled; read on member /dev/nvme2n1)" in removed[0]["detail"]
+    assert line not in result["fstab"]
+
+
+def test_the_filesystem_of_a_deactivated_logical_volume_loses_its_fstab_line(state):
+    c = _ns(state, "NVS-C")
+    c.update(signatures=[{"type": "LVM2_member", "uuid": "AbCdEf-1234"}],
+             in_use_reasons=["LVM2_member signature"])
+    gone = {"type": "ext4", "offset": 1048576, "uuid": "0b6f2a3c-1111-4222-8333-944455566677", "label": "gone"}
+    state["lvm"] = {"pvs": [{"pv_name": "/dev/nvme2n1", "vg_name": "vggone"}], "vgs": [{"vg_name": "vggone"}],
+                    "lvs": [{"lv_name": "lvgone", "vg_name": "vggone", "lv_path": "/dev/vggone/lvgone",
+                             "active": False, "dev": None, "signatures": [gone], "mountpoints": [],
+                             "signatures_read": "/dev/nvme2n1 at offset 1048576"}]}
+    line = "UUID=%s /srv/gone ext4 defaults 0 2" % gone["uuid"]
+    state["fstab"] = ROOT + line + "\n"
+    result = make(state, [SCRATCH], **WIPE_C)
+    assert result["steps"][0]["action"] == "fstab_remove"
+    assert "the ext4 on /dev/vggone/lvgone" in result["steps"][0]["detail"]
+    assert line not in result["fstab"]
+
+
+@pytest.mark.parametrize("where, error", [
+    ("md", "mdadm is not installed"),
+    ("lv", "blkid (util-linux) is not installed"),
+])
+def test_what_cannot_be_read_inside_a_stack_to_wipe_is_refused(state, where, error):
+    c = _ns(state, "NVS-C")
+    if where == "md":
+        d = _ns(state, "NVS-D")
+        for ns in (c, d):
+            ns.update(signatures=[dict(MD_SIG)], in_use=True, in_use_reasons=["linux_raid_member signature"])
+        state["md_contents"] = [{"uuid": "7e2b4c1a:0f0e0d0c:0b0a0908:07060504", "member": "/dev/nvme2n1",
+                                 "error": error}]
+        volume = dict(SCRATCH, disks={"serials": ["NVS-C", "NVS-D"]}, type="raid", raid_level=1)
+        kwargs = dict(wipe=True, wipe_allowlist=["NVS-C", "NVS-D"])
+    else:
+        c.update(signatures=[{"type": "LVM2_member", "uuid": "AbCdEf-1234"}], in_use_reasons=["LVM2_member signature"])
+        state["lvm"] = {"pvs": [{"pv_name": "/dev/nvme2n1", "vg_name": "vggone"}], "vgs": [{"vg_name": "vggone"}],
+                        "lvs": [{"lv_name": "lvgone", "vg_name": "vggone", "active": False, "signatures": [],
+                                 "signatures_error": error}]}
+        volume, kwargs = SCRATCH, WIPE_C
+    with pytest.raises(LayoutError) as excinfo:
+        make(state, [volume], **kwargs)
+    text = " | ".join(excinfo.value.problems)
+    assert "could not be read, so the fstab, crypttab and unit lines that name it cannot be found" in text, text
+    assert error in text
+
+
+def test_a_volume_group_on_an_array_of_wiped_disks_loses_its_fstab_lines(state):
+    """Every layer of a stack: NVS-C and NVS-D hold an assembled array (found by its member list), the array is a
+    physical volume, the LV's filesystem is in fstab. The LV's line goes with the members' wipe."""
+    for serial in ("NVS-C", "NVS-D"):
+        _ns(state, serial).update(signatures=[dict(MD_SIG)], in_use=True,
+                                  in_use_reasons=["linux_raid_member signature"])
+    state["md_arrays"] = [{"name": "md127", "path": "/dev/md127", "links": ["/dev/md/olddata"], "dev": "9:127",
+                           "members": ["nvme2n1", "nvme3n1"], "uuid": None, "signatures": [], "mountpoints": []}]
+    lv_xfs = {"type": "xfs", "uuid": "1c0ffee0-0000-4000-8000-00000000abcd", "label": "onmd"}
+    state["lvm"] = {"pvs": [{"pv_name": "/dev/md127", "vg_name": "vgmd"}], "vgs": [{"vg_name": "vgmd"}],
+                    "lvs": [{"lv_name": "onmd", "vg_name": "vgmd", "lv_path": "/dev/vgmd/onmd", "active": True,
+                             "dev": "252:3", "signatures": [lv_xfs], "mountpoints": []}]}
+    line = "UUID=%s /srv/onmd xfs defaults 0 0" % lv_xfs["uuid"]
+    state["fstab"] = ROOT + line + "\n"
+    two = dict(SCRATCH, disks={"serials": ["NVS-C", "NVS-D"]}, type="raid", raid_level=1)
+    result = make(state, [two], wipe=True, wipe_allowlist=["NVS-C", "NVS-D"])
+    removed = [s["detail"] for s in result["steps"] if s["action"] == "fstab_remove"]
+    assert len(removed) == 1 and line in removed[0] and "/dev/vgmd/onmd" in removed[0], result["steps"]
+
+
+def test_a_volume_group_on_an_array_that_also_lives_elsewhere_is_refused(state):
+    for serial in ("NVS-C", "NVS-D"):
+        _ns(state, serial).update(signatures=[dict(MD_SIG)], in_use=True,
+                                  in_use_reasons=["linux_raid_member signature"])
+    state["md_arrays"] = [{"name": "md127", "path": "/dev/md127", "links": [], "dev": "9:127",
+                           "members": ["nvme2n1", "nvme3n1"], "uuid": None, "signatures": [], "mountpoints": []}]
+    state["lvm"] = {"pvs": [{"pv_name": "/dev/md127", "vg_name": "vgmd"}, {"pv_name": "/dev/sdb", "vg_name": "vgmd"}],
+                    "vgs": [{"vg_name": "vgmd"}], "lvs": []}
+    two = dict(SCRATCH, disks={"serials": ["NVS-C", "NVS-D"]}, type="raid", raid_level=1)
+    with pytest.raises(LayoutError) as excinfo:
+        make(state, [two], wipe=True, wipe_allowlist=["NVS-C", "NVS-D"])
+    assert "volume group vgmd, which also lives on /dev/sdb" in " | ".join(excinfo.value.problems)
+
+
+def test_a_physical_volume_inside_a_stopped_array_is_refused_until_the_array_runs(state):
+    for serial in ("NVS-C", "NVS-D"):
+        _ns(state, serial).update(signatures=[dict(MD_SIG)], in_use=True,
+                                  in_use_reasons=["linux_raid_member signature"])
+    state["md_contents"] = [{"uuid": "7e2b4c1a:0f0e0d0c:0b0a0908:07060504", "member": "/dev/nvme2n1", "offset": 2097152,
+                             "signatures": [{"type": "LVM2_member", "uuid": "AbCdEf-1234"}]}]
+    two = dict(SCRATCH, disks={"serials": ["NVS-C", "NVS-D"]}, type="raid", raid_level=1)
+    with pytest.raises(LayoutError) as excinfo:
+        make(state, [two], wipe=True, wipe_allowlist=["NVS-C", "NVS-D"])
+    text = " | ".join(excinfo.value.problems)
+    assert "an LVM physical volume inside array 7e2b4c1a:0f0e0d0c:0b0a0908:07060504 on /dev/nvme2n1" in text, text
+    assert "assemble the array" in text

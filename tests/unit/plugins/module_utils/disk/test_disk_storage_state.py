@@ -109,3 +109,128 @@ def test_signatures_of_a_real_array_match_the_captured_state():
     applied = json.loads(read_fixture(*VRACK + ("state_applied.json",)))
     parsed = signatures.parse_wipefs_json(read_fixture(*VRACK + ("wipefs_md127.json",)), "/dev/md127")
     assert parsed == applied["md_arrays"][0]["signatures"]
+
+
+# -- issue 26: what is inside a stack that is not running, and the units systemd has loaded ------------------------
+# Real output of the nvme_wipes scenario's VM (fixtures/nvme/vrack-deb12/wipes, see fixtures/README.md).
+WIPES = ("nvme", "vrack-deb12", "wipes")
+
+
+def test_data_offset_of_a_real_member_and_what_blkid_finds_there():
+    assert state_mod.parse_data_offset(read_fixture(*WIPES + ("mdadm_examine_nvme4n1.txt",))) == 4096 * 512
+    assert state_mod.parse_data_offset("/dev/sda1:\n          Magic : a92b4efc\n        Version : 0.90.00\n") == 0
+    sig = state_mod.parse_blkid_export(read_fixture(*WIPES + ("blkid_offset_md_member.txt",)), 2097152)
+    assert sig == {"type": "xfs", "offset": 2097152, "uuid": "d0fbcae2-d1d2-4979-9192-41f928415236", "label": "old"}
+    pv = state_mod.parse_blkid_export(read_fixture(*WIPES + ("blkid_lvm_pv.txt",)))
+    assert pv["type"] == "LVM2_member" and pv["label"] is None
+    assert state_mod.parse_blkid_export("DEVNAME=/dev/x\n") is None
+
+
+class _Runner(object):
+    def __init__(self, answers):
+        self.answers, self.calls = answers, []
+
+    def __call__(self, argv):
+        self.calls.append(list(argv))
+        return self.answers.get(tuple(argv), (2, "", ""))
+
+
+def _stopped_members():
+    sig = {"type": "linux_raid_member", "uuid": "8ffd420b-61fc-ce6c-dc32-c35d727e290f", "label": "nvme-wipes-1:old"}
+    return [{"name": "nvme3n1", "path": "/dev/nvme3n1", "signatures": [dict(sig)], "partitions": []},
+            {"name": "nvme4n1", "path": "/dev/nvme4n1", "signatures": [dict(sig)], "partitions": []},
+            {"name": "nvme5n1", "path": "/dev/nvme5n1", "signatures": [{"type": "ext4"}], "partitions": []}]
+
+
+def test_the_filesystem_inside_a_stopped_array_is_read_at_each_members_data_offset():
+    xfs = read_fixture(*WIPES + ("blkid_offset_md_member.txt",))
+    runner = _Runner({
+        ("/usr/sbin/mdadm", "--examine", "/dev/nvme3n1"): (0, read_fixture(*WIPES + ("mdadm_examine_nvme3n1.txt",)), ""),
+        ("/usr/sbin/mdadm", "--examine", "/dev/nvme4n1"): (0, read_fixture(*WIPES + ("mdadm_examine_nvme4n1.txt",)), ""),
+        ("/usr/sbin/blkid", "-p", "-o", "export", "-O", "2097152", "/dev/nvme3n1"): (0, xfs, ""),
+        ("/usr/sbin/blkid", "-p", "-o", "export", "-O", "2097152", "/dev/nvme4n1"): (0, xfs, ""),
+    })
+    collector = state_mod.StorageStateCollector(runner, "/usr/sbin/wipefs", blkid="/usr/sbin/blkid",
+                                                mdadm="/usr/sbin/mdadm")
+    contents = collector._md_contents(_stopped_members(), [])
+    assert [c["member"] for c in contents] == ["/dev/nvme3n1", "/dev/nvme4n1"]
+    assert contents[0]["uuid"] == "8ffd420b:61fcce6c:dc32c35d:727e290f"
+    assert contents[0]["signatures"][0]["uuid"] == "d0fbcae2-d1d2-4979-9192-41f928415236"
+    assert "error" not in contents[0]
+    # A member of a running array is read through the array, not here.
+    running = [{"members": ["nvme3n1", "nvme4n1"], "size_bytes": 1 << 30}]
+    assert collector._md_contents(_stopped_members(), running) == []
+
+
+def test_a_stopped_array_without_mdadm_is_recorded_as_unreadable():
+    collector = state_mod.StorageStateCollector(_Runner({}), "/usr/sbin/wipefs", blkid="/usr/sbin/blkid")
+    contents = collector._md_contents(_stopped_members(), [])
+    assert [c.get("error") for c in contents] == ["mdadm is not installed"] * 2
+
+
+def test_the_filesystem_of_a_deactivated_lv_is_read_at_its_first_extent():
+    lvs_rows = [{"lv_name": "lvgone", "vg_name": "vggone", "lv_uuid": "YyFYnp-vvaT-Ek9d-HUYZ-NX6R-SGDC-Zg2bPM",
+                 "active": False, "signatures": []},
+                {"lv_name": "lvspan", "vg_name": "vgspan", "lv_uuid": "irNLBk-h1L4-jGB3-Sbfj-hyF4-UIEd-N0sRoU",
+                 "active": True, "signatures": [{"type": "xfs"}]}]
+    runner = _Runner({
+        tuple(["/usr/sbin/pvs", "--segments"] + state_mod.LVM_COMMON + ["-o", state_mod.PVSEG_FIELDS]):
+            (0, read_fixture(*WIPES + ("pvs_segments.json",)), ""),
+        ("/usr/sbin/blkid", "-p", "-o", "export", "-O", "1048576", "/dev/nvme2n1"):
+            (0, read_fixture(*WIPES + ("blkid_offset_lv.txt",)), ""),
+    })
+    collector = state_mod.StorageStateCollector(runner, "/usr/sbin/wipefs", lvm=LVM, blkid="/usr/sbin/blkid")
+    collector._inactive_lv_signatures(lvs_rows)
+    assert lvs_rows[0]["signatures"] == [{"type": "ext4", "offset": 1048576,
+                                          "uuid": "748526ba-cf1c-41e2-a52a-602d9546ac5a", "label": "gone"}]
+    assert lvs_rows[0]["signatures_read"] == "/dev/nvme2n1 at offset 1048576"
+    # Only the segment at the LV's first extent is probed, and only for the LV that is not active.
+    assert [call[-1] for call in runner.calls if "blkid" in call[0]] == ["/dev/nvme2n1"]
+
+
+def test_pvs_segments_failing_marks_the_inactive_lv_unreadable():
+    lvs_rows = [{"lv_name": "lvgone", "vg_name": "vggone", "lv_uuid": "x", "active": False, "signatures": []}]
+    collector = state_mod.StorageStateCollector(
+        _Runner({tuple(["/usr/sbin/pvs", "--segments"] + state_mod.LVM_COMMON + ["-o", state_mod.PVSEG_FIELDS]):
+                 (5, "", "  Volume group vggone has insufficient free space")}),
+        "/usr/sbin/wipefs", lvm=LVM, blkid="/usr/sbin/blkid")
+    collector._inactive_lv_signatures(lvs_rows)
+    assert "pvs --segments failed" in lvs_rows[0]["signatures_error"]
+
+
+def test_units_systemd_has_loaded_leave_out_fstabs_and_keep_a_linked_one(tmp_path):
+    (tmp_path / "run").mkdir()
+    listing = read_fixture(*WIPES + ("systemctl_list_units.txt",))
+    names = state_mod.parse_unit_list(listing)
+    assert "srv-unit.mount" in names and "run-credentials-systemd\\x2dsysctl.service.mount" in names
+    show = tuple(["/bin/systemctl", "show", "--no-pager", "--property=Id,What,FragmentPath,SourcePath", "--"] + names)
+    runner = _Runner({
+        ("/bin/systemctl", "list-units", "--all", "--type=mount,swap", "--plain", "--no-legend", "--no-pager"):
+            (0, listing, ""),
+        show: (0, read_fixture(*WIPES + ("systemctl_show.txt",)), ""),
+    })
+    collector = state_mod.StorageStateCollector(runner, "/usr/sbin/wipefs", systemctl="/bin/systemctl",
+                                                systemd_dir=str(tmp_path / "run"))
+    loaded = collector._loaded_units()
+    # fstab's units (generator) and mounts without a file (mountinfo, /lib's API mounts have What= of no device
+    # but are kept: they name no disk, so they match nothing)
+    assert {"path": "/etc/systemd/system/srv-unit.mount", "what": "/dev/disk/by-path/pci-0000:00:0b.0-nvme-1",
+            "loaded": "srv-unit.mount"} in loaded
+    assert not any(unit["path"].startswith("/run/systemd/generator") for unit in loaded)
+    assert not any(unit["what"] == "ramfs" for unit in loaded)
+    # A unit file found in /etc/systemd/system is not listed twice.
+    files = [{"path": "/etc/systemd/system/srv-unit.mount", "what": "/dev/disk/by-path/pci-0000:00:0b.0-nvme-1",
+              "target": "/root/units/srv-unit.mount"}]
+    merged = state_mod.merge_units(files, loaded)
+    assert [unit["path"] for unit in merged].count("/etc/systemd/system/srv-unit.mount") == 1
+
+
+def test_loaded_units_are_not_read_without_systemd_or_when_systemctl_fails(tmp_path):
+    collector = state_mod.StorageStateCollector(_Runner({}), "/usr/sbin/wipefs", systemctl="/bin/systemctl",
+                                                systemd_dir=str(tmp_path / "nope"))
+    assert collector._loaded_units() == []
+    (tmp_path / "run").mkdir()
+    collector = state_mod.StorageStateCollector(_Runner({}), "/usr/sbin/wipefs", systemctl="/bin/systemctl",
+                                                systemd_dir=str(tmp_path / "run"))
+    assert collector._loaded_units() == []
+    assert "only the unit files in" in collector.warnings[0]

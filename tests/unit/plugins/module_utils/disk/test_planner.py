@@ -375,6 +375,23 @@ def test_every_problem_is_reported_at_once(fresh):
     assert "(2 problems)" in error.message
 
 
+def test_five_problems_in_one_layout_are_reported_in_one_run(fresh):
+    """Issue 26, finding 4: with an unknown fs_type, a '..' mount point, and a one-disk mirror, the
+    logical volume that cannot fit on its (sound) volume was not reported: planning ran only without problems."""
+    error = refused(fresh, [
+        {"name": "a", "type": "filesystem", "disks": {"serials": ["NVS-A"]}, "fs_type": "ext5"},
+        {"name": "b", "type": "filesystem", "disks": {"serials": ["NVS-B"]}, "mount_point": "/srv/../etc"},
+        {"name": "c", "type": "raid", "raid_level": 1, "disks": {"serials": ["NVS-C"]}},
+        dict(LVM_D, lvs=[{"name": "big", "size": "100G", "mount_point": "/big"}]),
+    ])
+    assert [p.split(":")[0] for p in error.problems] == ["volume a", "volume b", "volume c", "volume vgfast"], \
+        error.problems
+    assert "fs_type 'ext5' is not one of xfs, ext4" in error.problems[0]
+    assert "it would mount at /etc" in error.problems[1]
+    assert "RAID1 needs at least 2 disks" in error.problems[2]
+    assert "the new logical volumes (big 100G) need 107374182400 bytes" in error.problems[3]
+
+
 @pytest.mark.parametrize("volume, problem", [
     ({"name": "x", "type": "filesystem", "disks": {"serials": ["NVS-A", "NVS-B"]}},
      "volume x: a filesystem volume takes exactly one disk, not 2 (use raid or lvm for more)"),
