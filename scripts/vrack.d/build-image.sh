@@ -36,6 +36,9 @@ packages=(
   iptables nftables conntrack ethtool socat
   # The node-local load balancer in front of the control planes (kubeadm role).
   haproxy
+  # LUKS volumes and crypttab, for nvme_storage's wipe scenario (issue 26):
+  # systemd's cryptsetup generator acts on /etc/crypttab at boot.
+  cryptsetup
   "$kernel_pkg"
 )
 
