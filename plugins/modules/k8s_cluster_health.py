@@ -65,6 +65,14 @@ options:
       - Number of etcd members there must be, all healthy; 0 skips the etcd checks (an external or k3s datastore).
     type: int
     default: 0
+  skip_nodes:
+    description:
+      - Nodes left out of this run (for example a control plane powered off and left out with C(--limit)). Their
+        readiness, their pods in O(namespaces) and their etcd member are not judged; the healthy etcd members must
+        still be a majority (quorum). Their apiserver should not be in O(api_servers).
+    type: list
+    elements: str
+    default: []
   wait_timeout:
     description: Seconds to wait for no problems; 0 checks once and does not fail on problems.
     type: int
@@ -126,12 +134,14 @@ nodes:
   type: list
   elements: dict
 pods_not_ready:
-  description: Pods of O(namespaces) that are not ready - namespace, name, node, phase, reason.
+  description: Pods of O(namespaces) that are not ready - namespace, name, node, phase, reason (not those of O(skip_nodes)).
   returned: success
   type: list
   elements: dict
 etcd:
-  description: With O(etcd_members) - members (name, id, client_urls, healthy, error) and the pod the reads ran in.
+  description:
+    - With O(etcd_members) - members (name, id, client_urls, healthy, learner, error, skipped - its node is in
+      O(skip_nodes)) and the pod the reads ran in.
   returned: when etcd_members > 0
   type: dict
 checks:
@@ -273,6 +283,16 @@ def etcd_state(core, params, problems):
     else:
         problems.append("etcd: etcdctl could not read the members in any etcd pod (%s)" % last_error)
         return {"members": [], "pod": None}
+    result, member_problems = judge_members(members, health_out, params["etcd_members"], params["skip_nodes"])
+    problems.extend(member_problems)
+    return {"members": result, "pod": pod.metadata.name}
+
+
+def judge_members(members, health_out, expected, skip=()):
+    """``(members, problems)`` from ``etcdctl member list`` (JSON) and ``endpoint health --cluster`` (JSON).
+
+    The member of a node in ``skip`` (left out of the run, e.g. powered off) may be unhealthy, but the healthy
+    members must still be a majority of all of them (quorum)."""
     health = {}
     try:
         for item in json.loads(health_out or "[]"):
@@ -280,6 +300,7 @@ def etcd_state(core, params, problems):
     except ValueError:
         pass
     result = []
+    problems = []
     for m in members.get("members", []):
         urls = m.get("clientURLs") or []
         ok, err = False, "no health answer"
@@ -288,16 +309,20 @@ def etcd_state(core, params, problems):
                 ok, err = health[u][0], health[u][1]
         name = m.get("name") or "(unstarted %x)" % m.get("ID", 0)
         result.append({"name": name, "id": "%x" % m.get("ID", 0), "client_urls": urls, "healthy": bool(ok),
-                       "learner": bool(m.get("isLearner")), "error": err})
-        if not ok:
+                       "learner": bool(m.get("isLearner")), "error": err, "skipped": name in skip})
+        if not ok and name not in skip:
             where = ", ".join(urls) or "no client URL"
             problems.append("etcd member %s (%s): unhealthy: %s" % (name, where, err or "no error given"))
-        elif m.get("isLearner"):
+        elif ok and m.get("isLearner"):
             problems.append("etcd member %s: still a learner (not yet promoted)" % name)
-    if len(result) != params["etcd_members"]:
+    healthy = [r["name"] for r in result if r["healthy"] and not r["learner"]]
+    if result and len(healthy) * 2 <= len(result):
+        problems.append("etcd: %d of %d members healthy (%s): no quorum" % (
+            len(healthy), len(result), ", ".join(healthy) or "none"))
+    if len(result) != expected:
         problems.append("etcd: %d members (%s), expected %d" % (
-            len(result), ", ".join(r["name"] for r in result) or "none", params["etcd_members"]))
-    return {"members": result, "pod": pod.metadata.name}
+            len(result), ", ".join(r["name"] for r in result) or "none", expected))
+    return result, problems
 
 
 def exec_in(core, pod, command, allow_fail=False):
@@ -342,7 +367,7 @@ def check(params):
             problems.append("node %s: not registered with the API (registered: %s)" % (
                 name, ", ".join(sorted(by_name)) or "none"))
     for n in nodes:
-        if params["nodes"] and n["name"] not in params["nodes"]:
+        if (params["nodes"] and n["name"] not in params["nodes"]) or n["name"] in params["skip_nodes"]:
             continue
         if not n["ready"]:
             problems.append("node %s: not Ready (Ready=%s, %s)" % (n["name"], n["ready_status"], n["ready_reason"]))
@@ -354,6 +379,8 @@ def check(params):
     for ns in params["namespaces"]:
         for pod in core.list_namespaced_pod(ns, _request_timeout=timeout).items:
             prob = pod_problem(pod, serializer)
+            if prob and prob["node"] in params["skip_nodes"]:
+                continue
             if prob:
                 not_ready.append(prob)
                 problems.append("pod %s/%s on %s: %s, %s" % (prob["namespace"], prob["name"],
@@ -374,6 +401,7 @@ def main():
             nodes=dict(type="list", elements="str", default=[]),
             namespaces=dict(type="list", elements="str", default=["kube-system"]),
             etcd_members=dict(type="int", default=0),
+            skip_nodes=dict(type="list", elements="str", default=[]),
             wait_timeout=dict(type="int", default=0),
             interval=dict(type="int", default=5),
             request_timeout=dict(type="int", default=10),

@@ -301,16 +301,35 @@ def test_losing_the_first_control_plane_keeps_the_api_and_scheduling_and_it_rejo
         # The API knows it lost a node and etcd a member.
         res = cluster.health()
         assert '"healthy": false' in res.stdout and "k8s-cp1" in res.stdout, res.stdout[-3000:]
+        # Issue 25, finding 3: the controller is not locked out. A no-op run without the dead control plane goes
+        # through the next member (it used to skip every play of control_plane[0], the admin kubeconfig's
+        # included); the one change is the controller's kubeconfig, which now names k8s-cp2.
+        res = cluster.play("playbooks/kubernetes.yml", "--limit", "!k8s-cp1")
+        changed = {h: r["changed"] for h, r in recap(res.stdout).items()}
+        assert "k8s-cp1" not in changed and changed.pop("k8s-cp2") == 1, res.stdout[-4000:]
+        assert all(v == 0 for v in changed.values()), res.stdout[-4000:]
+        assert "Kubernetes | Wait for a healthy cluster" in res.stdout  # the primary's plays ran, on k8s-cp2
+        server = yaml.safe_load(cluster.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+        assert server == f"https://{CONTROL_PLANES[1][1]}:6443", server
+        assert "node/k8s-w1" in cluster.kubectl("get", "nodes", "-o", "name").stdout.split()
+        res = cluster.play("playbooks/kubernetes.yml", "--limit", "!k8s-cp1")
+        changed = {h: r["changed"] for h, r in recap(res.stdout).items()}
+        assert changed and all(v == 0 for v in changed.values()), res.stdout[-4000:]
     finally:
         cluster.rack.start("k8s-cp1")
     # Booted from its disk: kubelet, its static pods and its etcd member come back on their own.
     res = cluster.health(wait_timeout=420)
     assert res.returncode == 0 and '"healthy": true' in res.stdout, res.stdout[-3000:]
     cluster.kubectl("delete", "pod", "after-loss", "--wait=false")
-    # After the reboot the playbook still has nothing to do on it (routes, units, endpoint all came back).
+    # After the reboot the playbook still has nothing to do on it (routes, units, endpoint all came back), and
+    # the controller's kubeconfig stays on k8s-cp2, a member of the run.
     res = cluster.play("playbooks/kubernetes.yml")
     changed = {h: r["changed"] for h, r in recap(res.stdout).items()}
     assert changed and all(v == 0 for v in changed.values()), res.stdout[-4000:]
+    text = cluster.kubeconfig.read_text()
+    assert f"server: https://{CONTROL_PLANES[1][1]}:6443" in text
+    # The tests after this one expect the kubeconfig of an install (the first control plane).
+    cluster.kubeconfig.write_text(text.replace(f"https://{CONTROL_PLANES[1][1]}:", f"https://{CONTROL_PLANES[0][1]}:"))
 
 
 def test_health_names_the_node_whose_kubelet_stopped(cluster):

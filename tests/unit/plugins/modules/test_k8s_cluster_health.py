@@ -58,3 +58,29 @@ def test_ready_pods_pass_and_a_crashing_container_is_named():
 def test_wanted_version_gets_its_v():
     assert mod.want_version("1.35.8") == "v1.35.8" and mod.want_version("v1.35.8") == "v1.35.8"
     assert mod.want_version(None) is None
+
+
+# etcdctl's JSON as `etcdctl -w json member list` and `endpoint health --cluster` print it (etcd 3.6; the shape of
+# what the module reads in the real cluster test): three members, k8s-cp1's endpoint down.
+MEMBERS = {"members": [
+    {"ID": 1, "name": "k8s-cp1", "clientURLs": ["https://198.19.20.11:2379"]},
+    {"ID": 2, "name": "k8s-cp2", "clientURLs": ["https://198.19.20.12:2379"]},
+    {"ID": 3, "name": "k8s-cp3", "clientURLs": ["https://198.19.20.13:2379"]}]}
+HEALTH = json.dumps([
+    {"endpoint": "https://198.19.20.11:2379", "health": False, "error": "context deadline exceeded"},
+    {"endpoint": "https://198.19.20.12:2379", "health": True},
+    {"endpoint": "https://198.19.20.13:2379", "health": True}])
+
+
+def test_an_unhealthy_member_is_a_problem_unless_its_node_is_left_out_of_the_run():
+    _result, problems = mod.judge_members(MEMBERS, HEALTH, 3)
+    assert problems == ["etcd member k8s-cp1 (https://198.19.20.11:2379): unhealthy: context deadline exceeded"]
+    result, problems = mod.judge_members(MEMBERS, HEALTH, 3, skip=["k8s-cp1"])
+    assert problems == [] and [r["skipped"] for r in result] == [True, False, False]
+
+
+def test_left_out_or_not_the_healthy_members_must_be_a_majority():
+    health = json.loads(HEALTH)
+    health[1]["health"] = False
+    _result, problems = mod.judge_members(MEMBERS, json.dumps(health), 3, skip=["k8s-cp1", "k8s-cp2"])
+    assert problems == ["etcd: 1 of 3 members healthy (k8s-cp3): no quorum"]
