@@ -46,6 +46,62 @@ def pods_not_ready(pods, static_version=""):
     return out
 
 
+def membership(nodes, hosts, inventory=None):
+    """Inventory against the cluster's Nodes (issue 25: identity): ``{"problems": [...], "warnings": [...]}``.
+
+    ``nodes``: ``kubectl get nodes --output=json`` (text or parsed). ``hosts``: one ``{name, ip, member}`` per
+    inventory host of the run (``member``: it has /etc/kubernetes/kubelet.conf). ``inventory``: every node name of
+    the inventory (default: the hosts' names), for the warning about Nodes nobody manages. A node's name is its inventory
+    name (kubeadm's nodeRegistration.name), so:
+
+    * a member whose name is no Node, while its address is another Node's: renamed in the inventory after it
+      joined (a problem: joins and pod subnets would go to the wrong name);
+    * a member whose name and address are no Node: deleted from the cluster but not reset (a problem);
+    * a host that is not a member, while a Node already has its name or its address (a problem: a second
+      machine under a taken identity);
+    * a Node that no inventory host names (a warning: a node this inventory does not manage).
+    """
+    if isinstance(nodes, str):
+        nodes = json.loads(nodes or "{}")
+    by_name, by_ip = {}, {}
+    for node in nodes.get("items", []):
+        name = node.get("metadata", {}).get("name", "")
+        by_name[name] = node
+        for address in node.get("status", {}).get("addresses", []):
+            if address.get("type") == "InternalIP":
+                by_ip[address.get("address")] = name
+    problems, warnings = [], []
+    for host in hosts:
+        name, ip, member = host["name"], host.get("ip"), bool(host.get("member"))
+        other = by_ip.get(ip)
+        if member and name not in by_name:
+            if other:
+                problems.append(
+                    "%s (%s) is a member of the cluster, but the cluster knows that address as node %s: the host was "
+                    "renamed in the inventory after it joined. Fix: give it back the name %s in the inventory, or "
+                    "remove node %s (remove_node.yml) and add %s (add_node.yml)" % (name, ip, other, other, other, name))
+            else:
+                problems.append(
+                    "%s (%s) has a kubelet configuration, but the cluster has no node %s and none at %s: it was "
+                    "deleted from the cluster without a reset. Fix: reset it (reset.yml --limit %s), then add it "
+                    "(add_node.yml --limit %s)" % (name, ip, name, ip, name, name))
+        elif not member and name in by_name:
+            problems.append(
+                "%s (%s) is not a member (no kubelet configuration), but the cluster already has a node %s: another "
+                "machine holds that name, or this one was reset without being removed. Fix: remove node %s "
+                "(remove_node.yml) first, or name this host differently" % (name, ip, name, name))
+        elif not member and other:
+            problems.append(
+                "%s (%s) is not a member, but node %s already has the address %s: two machines, or one renamed. "
+                "Fix: correct the address in the inventory, or remove node %s first" % (name, ip, other, ip, other))
+    names = set(inventory if inventory is not None else [host["name"] for host in hosts])
+    for name in sorted(by_name):
+        if name not in names:
+            warnings.append("node %s is in the cluster but not in the inventory: a node this inventory does not "
+                            "manage (remove it with kubectl delete node, or add it to the inventory)" % name)
+    return {"problems": problems, "warnings": warnings}
+
+
 class FilterModule(object):
     def filters(self):
-        return {"pods_not_ready": pods_not_ready}
+        return {"pods_not_ready": pods_not_ready, "kubeadm_membership": membership}

@@ -609,6 +609,26 @@ def test_even_number_of_control_planes_is_refused_before_anything(cluster, tmp_p
     assert not re.search(r"^k8s-\S+\s+:.*changed=[1-9]", res.stdout, re.M)
 
 
+def test_a_host_renamed_after_it_joined_is_refused_before_anything(cluster, tmp_path):
+    """Issue 25, identity's neighbours: k8s-w2 renamed k8s-w9 in the inventory (same machine, same address). The
+    run would have joined it again under the new name; kubernetes.yml's preflight (and site.yml's) refuses it
+    before any play changes a node, naming both names and the fix."""
+    inv = yaml.safe_load(cluster.inventory.read_text())
+    groups = inv["all"]["children"]["k8s_cluster"]["children"]
+    groups["workers"]["hosts"]["k8s-w9"] = groups["workers"]["hosts"].pop("k8s-w2")
+    groups["gpu_workers"]["hosts"] = {"k8s-w9" if h == "k8s-w2" else h: v for h, v in groups["gpu_workers"]["hosts"].items()}
+    renamed = tmp_path / "renamed.yml"
+    renamed.write_text(yaml.safe_dump(inv))
+    res = run([VENV_BIN / "ansible-playbook", "-i", renamed, "playbooks/kubernetes.yml",
+               "-e", f"mlops_bundle_dir={cluster.bundle}"], timeout=600, check=False, cwd=ROOT, env=cluster.env())
+    out = " ".join(res.stdout.split())
+    assert res.returncode != 0, out[-3000:]
+    assert ("k8s-w9 (198.19.20.22) is a member of the cluster, but the cluster knows that address as node k8s-w2: "
+            "the host was renamed in the inventory after it joined") in out, out[-3000:]
+    assert not re.search(r"^k8s-\S+\s+:.*changed=[1-9]", res.stdout, re.M)
+    assert "Kubernetes | Install" not in res.stdout  # refused in the preflight play, before the first change
+
+
 PVC_POD = """
 apiVersion: v1
 kind: PersistentVolumeClaim

@@ -81,3 +81,47 @@ def test_the_filter_and_k8s_cluster_health_judge_a_pod_alike():
         problem = health.pod_problem(api._ApiClient__deserialize(proxy, "V1Pod"))  # pylint: disable=protected-access
         assert line == [f"kube-system/{proxy['metadata']['name']}: Running, {expected[kind]}"]
         assert problem["reason"] == expected[kind] and problem["phase"] == "Running"
+
+
+# -- membership (issue 25: identity), on the Nodes of the real HA cluster (nodes-ha-ready.json: k8s-cp1..3 at
+# 198.19.20.11-13, k8s-w1..2 at 198.19.20.21-22).
+from ansible_collections.baremetal.mlops.plugins.filter.kubeadm import membership  # noqa: E402
+
+NODES = (Path(__file__).resolve().parents[2] / "fixtures" / "k8s" / "nodes-ha-ready.json").read_text()
+INVENTORY = [{"name": "k8s-cp1", "ip": "198.19.20.11", "member": True},
+             {"name": "k8s-cp2", "ip": "198.19.20.12", "member": True},
+             {"name": "k8s-cp3", "ip": "198.19.20.13", "member": True},
+             {"name": "k8s-w1", "ip": "198.19.20.21", "member": True},
+             {"name": "k8s-w2", "ip": "198.19.20.22", "member": True}]
+
+
+def test_the_inventory_of_the_cluster_matches_its_nodes():
+    assert membership(NODES, INVENTORY) == {"problems": [], "warnings": []}
+    assert FilterModule().filters()["kubeadm_membership"] is membership
+
+
+def test_a_host_renamed_after_it_joined_is_named_with_its_node():
+    hosts = copy.deepcopy(INVENTORY)
+    hosts[4]["name"] = "k8s-w9"
+    out = membership(json.loads(NODES), hosts)
+    assert out["problems"] == [
+        "k8s-w9 (198.19.20.22) is a member of the cluster, but the cluster knows that address as node k8s-w2: the "
+        "host was renamed in the inventory after it joined. Fix: give it back the name k8s-w2 in the inventory, or "
+        "remove node k8s-w2 (remove_node.yml) and add k8s-w9 (add_node.yml)"]
+    assert out["warnings"] == ["node k8s-w2 is in the cluster but not in the inventory: a node this inventory does "
+                               "not manage (remove it with kubectl delete node, or add it to the inventory)"]
+    # A run with --limit checks its own hosts; the others of the inventory are not "unmanaged".
+    limited = membership(NODES, INVENTORY[:2], inventory=[h["name"] for h in INVENTORY])
+    assert limited == {"problems": [], "warnings": []}
+
+
+def test_a_member_the_cluster_forgot_and_a_new_host_under_a_taken_identity():
+    hosts = copy.deepcopy(INVENTORY)
+    hosts.append({"name": "k8s-w3", "ip": "198.19.20.23", "member": True})     # deleted, never reset
+    hosts.append({"name": "k8s-w4", "ip": "198.19.20.21", "member": False})    # k8s-w1's address
+    hosts[3]["member"] = False                                                 # k8s-w1 reset, still a node
+    problems = membership(NODES, hosts)["problems"]
+    assert [p.split(" ")[0] for p in problems] == ["k8s-w1", "k8s-w3", "k8s-w4"], problems
+    assert "the cluster already has a node k8s-w1" in problems[0]
+    assert "deleted from the cluster without a reset" in problems[1]
+    assert "node k8s-w1 already has the address 198.19.20.21" in problems[2]
