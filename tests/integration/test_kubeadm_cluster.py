@@ -273,9 +273,29 @@ def test_ha_cluster_is_healthy_at_the_pinned_version(cluster):
     assert len(etcd) == 3
 
 
-def test_losing_the_first_control_plane_keeps_the_api_and_scheduling_and_it_rejoins(cluster):
+# Requests through a worker's node-local HAProxy while a control plane is powered off (issue 25, finding 3: the
+# outside tester saw an unexpected EOF and two 500s in 80 requests). Measured and recorded, not asserted: a
+# request in flight on the node that dies cannot be saved by a load balancer.
+LB_PROBE = ("n=0; f=0; end=$(( $(date +%s) + {seconds} )); while [ $(date +%s) -lt $end ]; do n=$((n+1)); "
+            "kubectl --kubeconfig=/etc/kubernetes/kubelet.conf get --raw /readyz --request-timeout=3s >/dev/null "
+            "2>>/tmp/lb-probe.err || f=$((f+1)); sleep 0.2; done; echo LB $n $f; sort /tmp/lb-probe.err | uniq -c "
+            "| sort -rn | head -5; rm -f /tmp/lb-probe.err")
+
+
+def test_losing_the_first_control_plane_keeps_the_api_and_scheduling_and_it_rejoins(cluster, record_property):
+    import threading
+
+    probe = {}
+    thread = threading.Thread(target=lambda: probe.update(out=cluster.rack.ssh(
+        "k8s-w1", LB_PROBE.format(seconds=45), check=False).stdout))
+    thread.start()
+    time.sleep(5)
     # Powered off for real (systemd halts, its network goes; its disk stays), then booted again.
     cluster.rack.stop("k8s-cp1")
+    thread.join(timeout=120)
+    lines = (probe.get("out") or "LB 0 0").strip().splitlines()
+    record_property("lb_requests_failed_during_power_off", " | ".join(lines))
+    print("HAProxy during the power-off of k8s-cp1: %s" % " | ".join(lines))
     try:
         # Through the node-local endpoint of another node (HAProxy marks cp1 down in ~4 s).
         deadline = time.monotonic() + 60
