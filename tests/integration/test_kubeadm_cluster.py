@@ -274,7 +274,7 @@ def test_ha_cluster_is_healthy_at_the_pinned_version(cluster):
 
 
 # Requests through a worker's node-local HAProxy while a control plane is powered off (issue 25, finding 3: the
-# outside tester saw an unexpected EOF and two 500s in 80 requests). Measured and recorded, not asserted: a
+# outside tester saw an unexpected EOF and two 500s in 80 requests). Measured and printed, not asserted: a
 # request in flight on the node that dies cannot be saved by a load balancer.
 LB_PROBE = ("n=0; f=0; end=$(( $(date +%s) + {seconds} )); while [ $(date +%s) -lt $end ]; do n=$((n+1)); "
             "kubectl --kubeconfig=/etc/kubernetes/kubelet.conf get --raw /readyz --request-timeout=3s >/dev/null "
@@ -282,7 +282,7 @@ LB_PROBE = ("n=0; f=0; end=$(( $(date +%s) + {seconds} )); while [ $(date +%s) -
             "| sort -rn | head -5; rm -f /tmp/lb-probe.err")
 
 
-def test_losing_the_first_control_plane_keeps_the_api_and_scheduling_and_it_rejoins(cluster, record_property):
+def test_losing_the_first_control_plane_keeps_the_api_and_scheduling_and_it_rejoins(cluster):
     import threading
 
     probe = {}
@@ -294,7 +294,6 @@ def test_losing_the_first_control_plane_keeps_the_api_and_scheduling_and_it_rejo
     cluster.rack.stop("k8s-cp1")
     thread.join(timeout=120)
     lines = (probe.get("out") or "LB 0 0").strip().splitlines()
-    record_property("lb_requests_failed_during_power_off", " | ".join(lines))
     print("HAProxy during the power-off of k8s-cp1: %s" % " | ".join(lines))
     try:
         # Through the node-local endpoint of another node (HAProxy marks cp1 down in ~4 s).
@@ -344,8 +343,13 @@ def test_losing_the_first_control_plane_keeps_the_api_and_scheduling_and_it_rejo
     res = cluster.health(wait_timeout=420)
     assert res.returncode == 0 and '"healthy": true' in res.stdout, res.stdout[-3000:]
     cluster.kubectl("delete", "pod", "after-loss", "--wait=false")
-    # After the reboot the playbook still has nothing to do on it (routes, units, endpoint all came back), and
-    # the controller's kubeconfig stays on k8s-cp2, a member of the run.
+    # After the reboot the playbook has nothing to do on it (routes, units, endpoint all came back), and the
+    # controller's kubeconfig stays on k8s-cp2, a member of the run. One change, once (seen in the 2026-12-08 run):
+    # its credentials are read from the primary, k8s-cp1 again, and each control plane's admin.conf has its own
+    # client certificate. A third run changes nothing.
+    res = cluster.play("playbooks/kubernetes.yml")
+    changed = {h: r["changed"] for h, r in recap(res.stdout).items()}
+    assert changed.pop("k8s-cp1") <= 1 and changed and all(v == 0 for v in changed.values()), res.stdout[-4000:]
     res = cluster.play("playbooks/kubernetes.yml")
     changed = {h: r["changed"] for h, r in recap(res.stdout).items()}
     assert changed and all(v == 0 for v in changed.values()), res.stdout[-4000:]

@@ -23,6 +23,8 @@ PLAY = """
       ansible.builtin.include_role:
         name: baremetal.mlops.kubeadm
         tasks_from: primary
+      vars:
+        kubeadm_primary_refuse: "{{ refuse | default(true) | bool }}"
 
 - name: Through the primary
   hosts: kubeadm_primary
@@ -77,4 +79,11 @@ def test_a_new_cluster_without_its_first_control_plane_is_refused(tmp_path):
 
 def test_a_run_of_workers_only_goes_through_no_control_plane(tmp_path):
     rc, out, found = run(tmp_path, {"cp1", "cp2", "cp3", "w1"}, "--limit", "w1")
+    assert rc == 0 and found == [], out
+
+
+def test_the_shared_preflight_of_add_node_chooses_none_instead_of_refusing(tmp_path):
+    """add_node.yml --limit <a control plane being re-added>: the members are out of the run; the preflight it
+    shares with kubernetes.yml must not refuse (it did in the 2026-12-08 cluster run)."""
+    rc, out, found = run(tmp_path, {"cp1", "cp2", "w1"}, "--limit", "cp3", "-e", "refuse=false")
     assert rc == 0 and found == [], out
