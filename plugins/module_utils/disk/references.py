@@ -85,11 +85,6 @@ def identities(ns, state):
                 continue
             uuid = conffiles.mdadm_uuid(sig.get("uuid"))
             _add(found, ("md_uuid", uuid), "array %s (member %s)" % (sig.get("label") or uuid, dev["path"]))
-            for array in state.get("md_arrays") or []:
-                if conffiles.mdadm_uuid(array.get("uuid")) == uuid:
-                    what = "array %s" % array.get("path")
-                    for path in [array.get("path")] + list(array.get("links") or []):
-                        _fs_ids(found, path, array.get("signatures") if path == array.get("path") else [], what)
             for entry in conffiles.array_entries(state.get("mdadm_conf")):
                 if entry["uuid"] == uuid and entry["devname"]:
                     _add(found, ("path", os.path.normpath(entry["devname"])), "array %s" % entry["devname"])
@@ -104,10 +99,11 @@ def identities(ns, state):
                             _add(found, ("uuid", str(inner["uuid"]).lower()), what)
                         if inner.get("label"):
                             _add(found, ("label", str(inner["label"])), what)
-    # An assembled array the disk is a member of, found by its member list (sysfs may not give the array's UUID).
+    # An assembled array the disk is a member of: by the UUID in the member's superblock, or by the array's member
+    # list (sysfs may not give the array's UUID).
     names = set([ns.get("name")] + [p.get("name") for p in ns.get("partitions") or []]) - {None}
     for array in state.get("md_arrays") or []:
-        if names & set(array.get("members") or []):
+        if ("md_uuid", conffiles.mdadm_uuid(array.get("uuid"))) in found or names & set(array.get("members") or []):
             what = "array %s" % array.get("path")
             for path in [array.get("path")] + list(array.get("links") or []):
                 _fs_ids(found, path, array.get("signatures") if path == array.get("path") else [], what)
@@ -274,7 +270,7 @@ def unreadable(ns, state):
                 found.append("%s inside array %s on %s (stopped: what is stacked on it cannot be read)" % (
                     STACKS[inner["type"]], content["uuid"], content["member"]))
     lvm = state.get("lvm") or {}
-    vgs = set(pv.get("vg_name") for pv in lvm.get("pvs") or [] if pv.get("pv_name") in devices) - {None}
+    vgs = _vgs_on(devices, lvm)
     for lv in lvm.get("lvs") or []:
         if lv.get("vg_name") in vgs and lv.get("signatures_error"):
             found.append("the filesystem of deactivated logical volume %s/%s (%s)" % (

@@ -107,6 +107,11 @@ def parse_lvm_report(text, kind, cmd=None):
     return rows
 
 
+def command_failure(argv, rc, out, err):
+    """One line saying a command failed: the command and what it printed (or its exit code)."""
+    return "%s: %s" % (" ".join(argv), (err or out or "rc %d" % rc).strip())
+
+
 def parse_data_offset(text):
     """Bytes from the start of a 1.x member to its data: ``mdadm --examine``'s ``Data Offset : 4096 sectors``.
 
@@ -316,7 +321,7 @@ class StorageStateCollector(object):
         if rc == 2:  # nothing identified there
             return None, None
         if rc != 0:
-            return None, "%s: %s" % (" ".join(argv), (err or out or "rc %d" % rc).strip())
+            return None, command_failure(argv, rc, out, err)
         return parse_blkid_export(out, offset), None
 
     def _md_contents(self, namespaces, arrays):
@@ -339,7 +344,7 @@ class StorageStateCollector(object):
                         argv = [self.mdadm, "--examine", dev["path"]]
                         rc, out, err = self.run(argv)
                         if rc != 0:
-                            entry["error"] = "%s: %s" % (" ".join(argv), (err or out or "rc %d" % rc).strip())
+                            entry["error"] = command_failure(argv, rc, out, err)
                         else:
                             entry["offset"] = parse_data_offset(out)
                             found, error = self._probe(dev["path"], entry["offset"])
@@ -355,7 +360,6 @@ class StorageStateCollector(object):
         inactive = dict((lv["lv_uuid"], lv) for lv in lvs if not lv["active"] and lv.get("lv_uuid"))
         if not inactive:
             return
-        rows = []
         try:
             argv = [self.lvm["pvs"], "--segments"] + LVM_COMMON + ["-o", PVSEG_FIELDS]
             rc, out, err = self.run(argv)
@@ -452,20 +456,22 @@ class StorageStateCollector(object):
         Units made from /etc/fstab by its generator are left out: their fstab lines are references already."""
         if not self.systemctl or not os.path.isdir(self.systemd_dir):
             return []
-        argv = [self.systemctl, "list-units", "--all", "--type=mount,swap", "--plain", "--no-legend", "--no-pager"]
-        rc, out, err = self.run(argv)
-        if rc != 0:
-            self.warnings.append("%s failed (%s): only the unit files in %s were read" % (
-                " ".join(argv), (err or out).strip(), ", ".join(self.unit_dirs)))
-            return []
+
+        def read(argv):
+            rc, out, err = self.run(argv)
+            if rc != 0:
+                self.warnings.append("%s failed (%s): only the unit files in %s were read" % (
+                    " ".join(argv[:4]), (err or out).strip(), ", ".join(self.unit_dirs)))
+                return None
+            return out
+
+        out = read([self.systemctl, "list-units", "--all", "--type=mount,swap", "--plain", "--no-legend",
+                    "--no-pager"])
         names = parse_unit_list(out)
         if not names:
             return []
-        argv = [self.systemctl, "show", "--no-pager", "--property=Id,What,FragmentPath,SourcePath", "--"] + names
-        rc, out, err = self.run(argv)
-        if rc != 0:
-            self.warnings.append("%s failed (%s): only the unit files in %s were read" % (
-                " ".join(argv[:4]), (err or out).strip(), ", ".join(self.unit_dirs)))
+        out = read([self.systemctl, "show", "--no-pager", "--property=Id,What,FragmentPath,SourcePath", "--"] + names)
+        if out is None:
             return []
         units = []
         for unit in parse_systemctl_show(out):
